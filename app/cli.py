@@ -1,0 +1,32 @@
+"""Operator commands: ``flask --app wsgi programmes load`` and friends."""
+
+from __future__ import annotations
+
+import click
+from flask import Flask
+from flask.cli import AppGroup
+
+from app.programmes import ProgrammeError, sync_rounds
+
+programmes = AppGroup("programmes", help="Funding rounds (data files in app/programmes/).")
+
+
+@programmes.command("load")
+def load_programmes() -> None:
+    """Insert or update every funding round from its data file."""
+    try:
+        rounds = sync_rounds()
+    except ProgrammeError as exc:
+        raise click.ClickException(str(exc)) from exc
+    for row in rounds:
+        click.echo(f"{row.code}: {row.name_de} (Budget {row.budget_cents / 100:,.0f} €)")
+
+
+def register(app: Flask) -> None:
+    from app.cli_outbox import outbox
+    from app.cli_users import seed_demo_command, users
+
+    app.cli.add_command(programmes)
+    app.cli.add_command(outbox)
+    app.cli.add_command(users)
+    app.cli.add_command(seed_demo_command)

@@ -1,0 +1,70 @@
+"""Display helpers: money as German currency, times in Europe/Berlin, in the user's locale."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from flask import Flask
+from flask_babel import format_currency, format_date, format_datetime, get_locale
+
+
+def money(cents: int | None) -> str:
+    if cents is None:
+        return "–"
+    return format_currency(cents / 100, "EUR")
+
+
+def date(value: dt.date | None) -> str:
+    return format_date(value, "medium") if value else "–"
+
+
+def datetime(value: dt.datetime | None) -> str:
+    return format_datetime(value, "medium") if value else "–"
+
+
+def localized(row: dict, field: str = "name") -> str:
+    """Pick ``name_de``/``name_en`` (or another field) from round data by the UI language."""
+    lang = str(get_locale() or "de")[:2]
+    return row.get(f"{field}_{lang}") or row.get(f"{field}_de", "")
+
+
+def register(app: Flask) -> None:
+    app.add_template_filter(money, "money")
+    app.add_template_filter(date, "date")
+    app.add_template_filter(datetime, "datetime")
+    app.add_template_filter(localized, "localized")
+    app.add_template_filter(state_label, "state_label")
+    app.add_template_filter(outcome_label, "outcome_label")
+
+    @app.context_processor
+    def _globals():
+        return {"current_language": str(get_locale() or "de")[:2]}
+
+
+def state_label(state: str | None) -> str:
+    from flask_babel import gettext as _
+
+    labels = {
+        "submitted": _("Eingereicht"),
+        "reviewed": _("Begutachtet"),
+        "funded": _("Gefördert"),
+        "rejected": _("Abgelehnt"),
+        "withdrawn": _("Zurückgezogen"),
+        None: _("Neu"),
+    }
+    return labels.get(state, state or "")
+
+
+def outcome_label(outcome: str | None) -> str:
+    from flask_babel import gettext as _
+
+    labels = {
+        "eligible": _("förderfähig"),
+        "remarks": _("förderfähig mit Hinweisen"),
+        "not_eligible": _("nicht förderfähig"),
+        "pass": _("erfüllt"),
+        "remark": _("Hinweis"),
+        "fail": _("nicht erfüllt"),
+        None: _("wird geprüft"),
+    }
+    return labels.get(outcome, outcome or "")

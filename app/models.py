@@ -1,0 +1,553 @@
+"""ORM models. Money is integer cents; times are timezone-aware UTC.
+
+Names follow DESIGN.md's data list: form fields, model attributes and exports share them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from typing import Any
+
+from flask_login import UserMixin
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.ext.associationproxy import AssociationProxy, association_proxy
+from sqlalchemy.ext.hybrid import hybrid_property
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.extensions import db
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class UTCDateTime(TypeDecorator):
+    """Stores UTC; always returns aware datetimes (SQLite forgets the zone otherwise)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is not None:
+            if value.tzinfo is None:
+                raise ValueError("naive datetime given; use UTC-aware datetimes")
+            value = value.astimezone(dt.UTC)
+            if dialect.name == "sqlite":
+                value = value.replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value, dialect):
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=dt.UTC)
+        return value
+
+
+def hash_token(token: str) -> str:
+    """The only form in which applicant status tokens are stored."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+# --- states -----------------------------------------------------------------------------
+
+SUBMITTED, REVIEWED, FUNDED, REJECTED, WITHDRAWN = (
+    "submitted",
+    "reviewed",
+    "funded",
+    "rejected",
+    "withdrawn",
+)
+STATES = (SUBMITTED, REVIEWED, FUNDED, REJECTED, WITHDRAWN)
+FINAL_STATES = (FUNDED, REJECTED, WITHDRAWN)
+
+LEGAL_FORMS = (
+    "gmbh",
+    "ggmbh",
+    "ag",
+    "eg",
+    "ev",
+    "stiftung",
+    "oeffentlich",
+    "personengesellschaft",
+    "sonstige_jp",
+    "natuerliche_person",
+)
+
+ROLES = ("staff", "reviewer", "admin")
+
+ELIGIBLE, ELIGIBLE_WITH_REMARKS, NOT_ELIGIBLE = "eligible", "remarks", "not_eligible"
+OUTCOMES = ("pass", "remark", "fail")
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+# --- funding rounds ---------------------------------------------------------------------
+
+
+class FundingRound(db.Model):
+    """One funding round, loaded from a data file in app/programmes/."""
+
+    __tablename__ = "funding_round"
+    __table_args__ = (
+        CheckConstraint("committed_cents >= 0", name="committed_not_negative"),
+        CheckConstraint("committed_cents <= budget_cents", name="committed_within_budget"),
+        CheckConstraint("rate_basis IN ('personnel', 'total')", name="rate_basis_known"),
+        CheckConstraint(
+            "funding_rate_percent > 0 AND funding_rate_percent <= 100", name="rate_range"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name_de: Mapped[str] = mapped_column(String(200))
+    name_en: Mapped[str] = mapped_column(String(200))
+    budget_cents: Mapped[int]
+    committed_cents: Mapped[int] = mapped_column(default=0)
+    funding_rate_percent: Mapped[int]
+    rate_basis: Mapped[str] = mapped_column(String(16))
+    co_financing_min_percent: Mapped[int]
+    applications_open: Mapped[dt.date]
+    applications_close: Mapped[dt.date]
+    funding_start: Mapped[dt.date]
+    funding_end: Mapped[dt.date]
+    # The rest of the round's data file (districts, priorities, types, texts): read-only
+    # reference data, never queried by column.
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+    applications: Mapped[list[Application]] = relationship(back_populates="round")
+
+    @property
+    def remaining_cents(self) -> int:
+        return self.budget_cents - self.committed_cents
+
+    def name(self, language: str) -> str:
+        return self.name_en if language == "en" else self.name_de
+
+    @property
+    def districts(self) -> list[dict[str, str]]:
+        return self.data.get("districts", [])
+
+    @property
+    def district_codes(self) -> list[str]:
+        return [d["ags"] for d in self.districts]
+
+    @property
+    def priorities(self) -> list[dict[str, Any]]:
+        return self.data.get("priorities", [])
+
+    @property
+    def priority_codes(self) -> list[str]:
+        return [sub["code"] for group in self.priorities for sub in group["items"]]
+
+    @property
+    def project_types(self) -> list[dict[str, Any]]:
+        return self.data.get("project_types", [])
+
+    def project_type(self, code: str | None) -> dict[str, Any] | None:
+        return next((t for t in self.project_types if t["code"] == code), None)
+
+    def is_open(self, today: dt.date) -> bool:
+        return self.applications_open <= today <= self.applications_close
+
+
+# --- applications -----------------------------------------------------------------------
+
+
+class ReferenceCounter(db.Model):
+    """Last reference number given out per year (NON-<year>-<4 digits>)."""
+
+    __tablename__ = "reference_counter"
+
+    year: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    last_number: Mapped[int] = mapped_column(default=0)
+
+
+class ApplicationDistrict(db.Model):
+    __tablename__ = "application_district"
+
+    application_id: Mapped[int] = mapped_column(
+        ForeignKey("application.id", ondelete="CASCADE"), primary_key=True
+    )
+    ags: Mapped[str] = mapped_column(String(8), primary_key=True)
+
+
+class ApplicationPriority(db.Model):
+    __tablename__ = "application_priority"
+
+    application_id: Mapped[int] = mapped_column(
+        ForeignKey("application.id", ondelete="CASCADE"), primary_key=True
+    )
+    code: Mapped[str] = mapped_column(String(8), primary_key=True)
+
+
+MONEY_FIELDS = (
+    "personnel_costs",
+    "other_costs",
+    "own_funds",
+    "third_party_funds",
+    "requested_grant",
+)
+DECLARATIONS = ("decl_not_started", "decl_subsidy_facts", "decl_privacy", "decl_truthful")
+
+
+class Application(db.Model):
+    """A project carrier's application for a grant in one funding round."""
+
+    __tablename__ = "application"
+    __table_args__ = (
+        CheckConstraint(_in("state", STATES), name="state_known"),
+        CheckConstraint(_in("legal_form", LEGAL_FORMS), name="legal_form_known"),
+        CheckConstraint("language IN ('de', 'en')", name="language_known"),
+        CheckConstraint("start_date < end_date", name="start_before_end"),
+        *(CheckConstraint(f"{f} >= 0", name=f"{f}_not_negative") for f in MONEY_FIELDS),
+        CheckConstraint(
+            "granted_amount IS NULL OR (granted_amount > 0 AND granted_amount <= requested_grant)",
+            name="granted_within_request",
+        ),
+        CheckConstraint(
+            "(state = 'funded') = (granted_amount IS NOT NULL)", name="granted_iff_funded"
+        ),
+        Index("ix_application_round_state", "round_id", "state"),
+        Index("ix_application_submitted_at", "submitted_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reference: Mapped[str] = mapped_column(String(16), unique=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("funding_round.id"))
+    state: Mapped[str] = mapped_column(String(16), default=SUBMITTED)
+    status_token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    language: Mapped[str] = mapped_column(String(2), default="de")
+    submitted_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    # applicant
+    org_name: Mapped[str] = mapped_column(String(200))
+    legal_form: Mapped[str] = mapped_column(String(32))
+    street: Mapped[str] = mapped_column(String(200))
+    postcode: Mapped[str] = mapped_column(String(5))
+    city: Mapped[str] = mapped_column(String(100))
+    contact_name: Mapped[str] = mapped_column(String(200))
+    contact_email: Mapped[str] = mapped_column(String(254))
+    contact_phone: Mapped[str | None] = mapped_column(String(40))
+    vat_deductible: Mapped[bool]
+
+    # project
+    title: Mapped[str] = mapped_column(String(200))
+    summary: Mapped[str] = mapped_column(Text)
+    description: Mapped[str] = mapped_column(Text)
+    target_groups: Mapped[str] = mapped_column(Text)
+    project_type: Mapped[str | None] = mapped_column(String(32))
+    regional_reference: Mapped[str] = mapped_column(Text)
+    strategy_contribution: Mapped[str] = mapped_column(Text)
+    partners: Mapped[str | None] = mapped_column(Text)
+    start_date: Mapped[dt.date]
+    end_date: Mapped[dt.date]
+
+    # finances, integer cents
+    personnel_costs: Mapped[int]
+    other_costs: Mapped[int]
+    own_funds: Mapped[int]
+    third_party_funds: Mapped[int]
+    requested_grant: Mapped[int]
+    granted_amount: Mapped[int | None]
+
+    # declarations
+    decl_not_started: Mapped[bool]
+    decl_subsidy_facts: Mapped[bool]
+    decl_privacy: Mapped[bool]
+    decl_truthful: Mapped[bool]
+
+    # optional PDF, stored under a server-made name in UPLOAD_DIR
+    attachment_name: Mapped[str | None] = mapped_column(String(64))
+    attachment_original_name: Mapped[str | None] = mapped_column(String(255))
+    attachment_size: Mapped[int | None]
+
+    # latest eligibility summary, denormalised for filtering the case list
+    eligibility_outcome: Mapped[str | None] = mapped_column(String(16))
+
+    round: Mapped[FundingRound] = relationship(back_populates="applications")
+    district_links: Mapped[list[ApplicationDistrict]] = relationship(
+        cascade="all, delete-orphan", order_by=ApplicationDistrict.ags
+    )
+    priority_links: Mapped[list[ApplicationPriority]] = relationship(
+        cascade="all, delete-orphan", order_by=ApplicationPriority.code
+    )
+    districts: AssociationProxy[list[str]] = association_proxy(
+        "district_links", "ags", creator=lambda ags: ApplicationDistrict(ags=ags)
+    )
+    priorities: AssociationProxy[list[str]] = association_proxy(
+        "priority_links", "code", creator=lambda code: ApplicationPriority(code=code)
+    )
+    events: Mapped[list[Event]] = relationship(
+        back_populates="application", order_by="Event.id", cascade="all, delete-orphan"
+    )
+
+    @hybrid_property
+    def total_costs(self) -> int:
+        return self.personnel_costs + self.other_costs
+
+    @property
+    def is_final(self) -> bool:
+        return self.state in FINAL_STATES
+
+    def matches_token(self, token: str) -> bool:
+        return self.status_token_hash == hash_token(token)
+
+
+class Event(db.Model):
+    """Audit log: every transition, override and notable action on a case."""
+
+    __tablename__ = "event"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    application_id: Mapped[int] = mapped_column(
+        ForeignKey("application.id", ondelete="CASCADE"), index=True
+    )
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    # who acted when there is no user: "applicant" or "system"
+    actor_label: Mapped[str] = mapped_column(String(32), default="system")
+    kind: Mapped[str] = mapped_column(String(32))
+    from_state: Mapped[str | None] = mapped_column(String(16))
+    to_state: Mapped[str | None] = mapped_column(String(16))
+    comment: Mapped[str | None] = mapped_column(Text)
+    # shown on the applicant's status page
+    public: Mapped[bool] = mapped_column(default=False)
+
+    application: Mapped[Application] = relationship(back_populates="events")
+    actor: Mapped[User | None] = relationship()
+
+
+# --- eligibility ------------------------------------------------------------------------
+
+
+class EligibilityCheck(db.Model):
+    """One run of the rule engine for one application and one rules version."""
+
+    __tablename__ = "eligibility_check"
+    __table_args__ = (
+        UniqueConstraint("application_id", "rules_version", name="uq_check_app_version"),
+        CheckConstraint("overall IN ('eligible', 'remarks', 'not_eligible')", name="overall_known"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    application_id: Mapped[int] = mapped_column(ForeignKey("application.id", ondelete="CASCADE"))
+    rules_version: Mapped[str] = mapped_column(String(32))
+    checked_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    overall: Mapped[str] = mapped_column(String(16))
+
+    application: Mapped[Application] = relationship()
+    results: Mapped[list[EligibilityResult]] = relationship(
+        back_populates="check", order_by="EligibilityResult.id", cascade="all, delete-orphan"
+    )
+
+
+class EligibilityResult(db.Model):
+    """One rule's outcome; staff may overrule it with a comment."""
+
+    __tablename__ = "eligibility_result"
+    __table_args__ = (
+        CheckConstraint(_in("outcome", OUTCOMES), name="outcome_known"),
+        CheckConstraint(
+            "override_outcome IS NULL OR " + _in("override_outcome", OUTCOMES),
+            name="override_known",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    check_id: Mapped[int] = mapped_column(
+        ForeignKey("eligibility_check.id", ondelete="CASCADE"), index=True
+    )
+    rule: Mapped[str] = mapped_column(String(32))
+    outcome: Mapped[str] = mapped_column(String(8))
+    message_de: Mapped[str] = mapped_column(Text)
+    message_en: Mapped[str] = mapped_column(Text)
+    override_outcome: Mapped[str | None] = mapped_column(String(8))
+    override_comment: Mapped[str | None] = mapped_column(Text)
+    override_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    override_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+    check: Mapped[EligibilityCheck] = relationship(back_populates="results")
+
+    @property
+    def effective_outcome(self) -> str:
+        return self.override_outcome or self.outcome
+
+    def message(self, language: str) -> str:
+        return self.message_en if language == "en" else self.message_de
+
+
+# --- background work --------------------------------------------------------------------
+
+
+OUTBOX_STATUSES = ("pending", "enqueued", "done", "failed")
+
+
+class OutboxItem(db.Model):
+    """A durable request for background work, written in the transaction that needs it."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        CheckConstraint(_in("status", OUTBOX_STATUSES), name="status_known"),
+        Index("ix_outbox_status_created", "status", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    job: Mapped[str] = mapped_column(String(64))
+    queue: Mapped[str] = mapped_column(String(32))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    enqueued_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+    @property
+    def job_id(self) -> str:
+        return f"outbox-{self.id}"
+
+
+NOTIFICATION_STATUSES = ("pending", "sending", "sent", "failed")
+
+
+class Notification(db.Model):
+    """Every email, recorded before it is sent: the email log staff see on each case."""
+
+    __tablename__ = "notification"
+    __table_args__ = (
+        CheckConstraint(_in("status", NOTIFICATION_STATUSES), name="status_known"),
+        CheckConstraint("language IN ('de', 'en')", name="language_known"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    application_id: Mapped[int | None] = mapped_column(
+        ForeignKey("application.id", ondelete="CASCADE"), index=True
+    )
+    recipient: Mapped[str] = mapped_column(String(254))
+    kind: Mapped[str] = mapped_column(String(32))
+    language: Mapped[str] = mapped_column(String(2))
+    subject: Mapped[str] = mapped_column(String(255))
+    body_text: Mapped[str] = mapped_column(Text)
+    body_html: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    message_id: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    claimed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+# --- people -----------------------------------------------------------------------------
+
+
+class User(UserMixin, db.Model):
+    """A staff member, reviewer or administrator. Applicants have no account."""
+
+    __tablename__ = "user"
+    __table_args__ = (CheckConstraint(_in("role", ROLES), name="role_known"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(16))
+    active: Mapped[bool] = mapped_column(default=True)
+    # Bumped on password change or deactivation; part of the session id so old sessions end.
+    session_version: Mapped[int] = mapped_column(default=1)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_login_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+    @property
+    def is_active(self) -> bool:  # Flask-Login
+        return self.active
+
+    def get_id(self) -> str:  # Flask-Login
+        return f"{self.id}:{self.session_version}"
+
+    @property
+    def is_staff(self) -> bool:
+        return self.role in ("staff", "admin")
+
+
+RECOMMENDATIONS = ("approve", "reject", "abstain")
+SCORES = ("score_regional", "score_strategy", "score_feasibility", "score_sustainability")
+
+
+class Review(db.Model):
+    """A reviewer's statement on one case; one per reviewer and case."""
+
+    __tablename__ = "review"
+    __table_args__ = (
+        UniqueConstraint("application_id", "reviewer_id", name="uq_review_app_reviewer"),
+        CheckConstraint(
+            "conflict_of_interest OR recommendation IS NOT NULL", name="recommendation_given"
+        ),
+        CheckConstraint(
+            "recommendation IS NULL OR " + _in("recommendation", RECOMMENDATIONS),
+            name="recommendation_known",
+        ),
+        *(
+            CheckConstraint(f"{s} IS NULL OR ({s} >= 0 AND {s} <= 5)", name=f"{s}_range")
+            for s in SCORES
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    application_id: Mapped[int] = mapped_column(
+        ForeignKey("application.id", ondelete="CASCADE"), index=True
+    )
+    reviewer_id: Mapped[int] = mapped_column(ForeignKey("user.id"))
+    conflict_of_interest: Mapped[bool] = mapped_column(default=False)
+    recommendation: Mapped[str | None] = mapped_column(String(16))
+    score_regional: Mapped[int | None]
+    score_strategy: Mapped[int | None]
+    score_feasibility: Mapped[int | None]
+    score_sustainability: Mapped[int | None]
+    comment: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    application: Mapped[Application] = relationship()
+    reviewer: Mapped[User] = relationship()
+
+
+class ReviewRequest(db.Model):
+    """Staff asked a named reviewer for a review of a case."""
+
+    __tablename__ = "review_request"
+    __table_args__ = (
+        UniqueConstraint("application_id", "reviewer_id", name="uq_review_request_app_reviewer"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    application_id: Mapped[int] = mapped_column(
+        ForeignKey("application.id", ondelete="CASCADE"), index=True
+    )
+    reviewer_id: Mapped[int] = mapped_column(ForeignKey("user.id"))
+    requested_by_id: Mapped[int] = mapped_column(ForeignKey("user.id"))
+    requested_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    reviewer: Mapped[User] = relationship(foreign_keys=[reviewer_id])
+
+
+class UsedActionLink(db.Model):
+    """Signed email action links that were used once and may not be replayed."""
+
+    __tablename__ = "used_action_link"
+
+    nonce: Mapped[str] = mapped_column(String(64), primary_key=True)
+    used_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id"))

@@ -1,0 +1,135 @@
+"""Funding rounds as data: one TOML file per round, loaded into ``funding_round`` rows.
+
+Nothing about a round is hard-coded in Python or templates; ``PROGRAMME`` names the open
+round. Euro amounts in the files become integer cents here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import select
+
+from app import clock
+from app.extensions import db
+from app.models import FundingRound
+
+PROGRAMME_DIR = Path(__file__).parent
+
+_REQUIRED = (
+    "code",
+    "name_de",
+    "name_en",
+    "budget_eur",
+    "funding_rate_percent",
+    "rate_basis",
+    "co_financing_min_percent",
+    "applications_open",
+    "applications_close",
+    "funding_start",
+    "funding_end",
+    "districts",
+    "priorities",
+)
+_COLUMNS = (
+    "name_de",
+    "name_en",
+    "funding_rate_percent",
+    "rate_basis",
+    "co_financing_min_percent",
+    "applications_open",
+    "applications_close",
+    "funding_start",
+    "funding_end",
+)
+
+
+class ProgrammeError(ValueError):
+    """A round's data file is incomplete or inconsistent."""
+
+
+def _cents(eur: int | float) -> int:
+    return round(eur * 100)
+
+
+def _limits_to_cents(limits: dict[str, Any]) -> dict[str, Any]:
+    out = {k: v for k, v in limits.items() if not k.endswith("_eur")}
+    for key, value in limits.items():
+        if key.endswith("_eur"):
+            out[key.removesuffix("_eur") + "_cents"] = _cents(value)
+    return out
+
+
+def parse_round(raw: dict[str, Any], source: str = "?") -> dict[str, Any]:
+    """Check one round's data and return the column values plus ``data`` (cents)."""
+    missing = [key for key in _REQUIRED if key not in raw]
+    if missing:
+        raise ProgrammeError(f"{source}: missing {', '.join(missing)}")
+    if raw["rate_basis"] not in ("personnel", "total"):
+        raise ProgrammeError(f"{source}: rate_basis must be 'personnel' or 'total'")
+    for key in ("applications_open", "applications_close", "funding_start", "funding_end"):
+        if not isinstance(raw[key], dt.date):
+            raise ProgrammeError(f"{source}: {key} must be a date (YYYY-MM-DD)")
+    if raw["applications_open"] > raw["applications_close"]:
+        raise ProgrammeError(f"{source}: applications_open after applications_close")
+    if raw["funding_start"] >= raw["funding_end"]:
+        raise ProgrammeError(f"{source}: funding_start not before funding_end")
+    values = {key: raw[key] for key in ("code", *_COLUMNS)}
+    values["budget_cents"] = _cents(raw["budget_eur"])
+    data = {
+        key: value
+        for key, value in raw.items()
+        if key not in values and key not in _COLUMNS and key != "budget_eur"
+    }
+    data["project_types"] = [_limits_to_cents(t) for t in raw.get("project_types", [])]
+    data["default_limits"] = _limits_to_cents(raw.get("default_limits", {}))
+    values["data"] = data
+    return values
+
+
+def read_round_files(directory: Path = PROGRAMME_DIR) -> list[dict[str, Any]]:
+    rounds = []
+    for path in sorted(directory.glob("*.toml")):
+        with path.open("rb") as fh:
+            rounds.append(parse_round(tomllib.load(fh), source=path.name))
+    codes = [r["code"] for r in rounds]
+    if len(codes) != len(set(codes)):
+        raise ProgrammeError("two round files share a code")
+    return rounds
+
+
+def sync_rounds(directory: Path = PROGRAMME_DIR) -> list[FundingRound]:
+    """Insert or update every round from its file. Committed funds are never touched."""
+    result = []
+    for values in read_round_files(directory):
+        row = db.session.scalar(select(FundingRound).filter_by(code=values["code"]))
+        if row is None:
+            row = FundingRound(committed_cents=0, **values)
+            db.session.add(row)
+        else:
+            if values["budget_cents"] < row.committed_cents:
+                raise ProgrammeError(
+                    f"{values['code']}: new budget is below the funds already committed"
+                )
+            for key, value in values.items():
+                setattr(row, key, value)
+        result.append(row)
+    db.session.commit()
+    return result
+
+
+def open_round() -> FundingRound | None:
+    """The round named by ``PROGRAMME``, if it is loaded and accepting applications today."""
+    row = configured_round()
+    if row is None or not row.is_open(clock.today()):
+        return None
+    return row
+
+
+def configured_round() -> FundingRound | None:
+    code = current_app.config["PROGRAMME"]
+    return db.session.scalar(select(FundingRound).filter_by(code=code))

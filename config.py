@@ -1,0 +1,160 @@
+"""Settings classes. Every setting is read from the environment and typed.
+
+The factory picks one class (``APP_ENV`` = development | production | testing) and
+test settings are passed into ``create_app`` rather than patched afterwards, because
+several extensions (Flask-Mail, Flask-Limiter) read their settings once at init.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent
+INSTANCE_DIR = BASE_DIR / "instance"
+
+_TRUE = {"1", "true", "yes", "on", "y", "ja"}
+_FALSE = {"0", "false", "no", "off", "n", "nein", ""}
+
+
+def env_str(name: str, default: str = "") -> str:
+    return os.environ.get(name, default).strip()
+
+
+def env_bool(name: str, default: bool = False) -> bool:
+    """Read a boolean: "false", "0", "no" and "" are false; anything unknown is an error."""
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ValueError(f"{name} must be a boolean (true/false), got {raw!r}")
+
+
+def env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or not raw.strip():
+        return default
+    try:
+        return int(raw.strip())
+    except ValueError:
+        raise ValueError(f"{name} must be an integer, got {raw!r}") from None
+
+
+def env_list(name: str, default: str = "") -> list[str]:
+    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+
+
+class Config:
+    """Defaults shared by every environment; all overridable from the environment."""
+
+    def __init__(self) -> None:
+        # Read at instantiation, not import, so a test or CLI can set the environment first.
+        self.SECRET_KEY = env_str("SECRET_KEY")
+        self.SQLALCHEMY_DATABASE_URI = env_str(
+            "DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'non.sqlite'}"
+        )
+        self.REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")
+        self.MAIL_SERVER = env_str("MAIL_SERVER", "127.0.0.1")
+        self.MAIL_PORT = env_int("MAIL_PORT", 8025)
+        self.MAIL_USE_TLS = env_bool("MAIL_USE_TLS", False)
+        self.MAIL_USE_SSL = env_bool("MAIL_USE_SSL", False)
+        self.MAIL_USERNAME = env_str("MAIL_USERNAME") or None
+        self.MAIL_PASSWORD = env_str("MAIL_PASSWORD") or None
+        self.MAIL_DEFAULT_SENDER = env_str(
+            "MAIL_DEFAULT_SENDER", "Allianz für Fachkräfte NON <foerderung@localhost>"
+        )
+        self.MAIL_TIMEOUT = env_int("MAIL_TIMEOUT", 30)
+        self.STAFF_EMAILS = env_list("STAFF_EMAILS", "geschaeftsstelle@localhost")
+        self.BASE_URL = env_str("BASE_URL", "http://127.0.0.1:5000").rstrip("/")
+        self.PROGRAMME = env_str("PROGRAMME", "NON-2025")
+        self.UPLOAD_DIR = env_str("UPLOAD_DIR", str(INSTANCE_DIR / "uploads"))
+        self.MAIL_SINK_DIR = env_str("MAIL_SINK_DIR", str(INSTANCE_DIR / "mail"))
+
+        self.ATTACHMENT_MAX_BYTES = env_int("ATTACHMENT_MAX_BYTES", 10 * 1024 * 1024)
+        # Larger than the attachment limit so an oversized PDF reaches the form validator
+        # (a message beside the field) instead of a bare 413.
+        self.MAX_CONTENT_LENGTH = env_int("MAX_CONTENT_LENGTH", 25 * 1024 * 1024)
+        self.FORM_MIN_FILL_SECONDS = env_int("FORM_MIN_FILL_SECONDS", 5)
+        self.FORM_MAX_AGE_SECONDS = env_int("FORM_MAX_AGE_SECONDS", 24 * 3600)
+        self.OUTBOX_REDISPATCH_AFTER_SECONDS = env_int("OUTBOX_REDISPATCH_AFTER_SECONDS", 60)
+        # Background pipeline (docs/pipeline.md): how often the worker re-dispatches, when a
+        # started job without heartbeat counts as abandoned, RQ retry backoff and TTLs.
+        self.OUTBOX_REDISPATCH_INTERVAL_SECONDS = env_int("OUTBOX_REDISPATCH_INTERVAL_SECONDS", 30)
+        self.OUTBOX_ABANDONED_AFTER_SECONDS = env_int("OUTBOX_ABANDONED_AFTER_SECONDS", 300)
+        self.OUTBOX_RETRY_INTERVALS = [
+            int(v) for v in env_list("OUTBOX_RETRY_INTERVALS", "10,60,300,900,3600")
+        ]
+        self.OUTBOX_JOB_TIMEOUT = env_int("OUTBOX_JOB_TIMEOUT", 120)
+        self.OUTBOX_RESULT_TTL = env_int("OUTBOX_RESULT_TTL", 3600)
+        self.OUTBOX_FAILURE_TTL = env_int("OUTBOX_FAILURE_TTL", 30 * 24 * 3600)
+        self.WORKER_MONITOR_INTERVAL_SECONDS = env_int("WORKER_MONITOR_INTERVAL_SECONDS", 30)
+        self.NOTIFICATION_CLAIM_TIMEOUT_SECONDS = env_int("NOTIFICATION_CLAIM_TIMEOUT_SECONDS", 600)
+        # Flask-Mail suppresses sending whenever TESTING is set; the tests use a real local
+        # SMTP server instead, so sending is on unless switched off explicitly.
+        self.MAIL_SUPPRESS_SEND = env_bool("MAIL_SUPPRESS_SEND", False)
+        self.SQLITE_BUSY_TIMEOUT_MS = env_int("SQLITE_BUSY_TIMEOUT_MS", 15000)
+
+        self.BABEL_DEFAULT_LOCALE = "de"
+        self.BABEL_DEFAULT_TIMEZONE = "Europe/Berlin"
+        self.LANGUAGES = ["de", "en"]
+        self.BABEL_TRANSLATION_DIRECTORIES = str(BASE_DIR / "translations")
+
+        self.SESSION_COOKIE_HTTPONLY = True
+        self.SESSION_COOKIE_SAMESITE = "Lax"
+        self.SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", True)
+        self.REMEMBER_COOKIE_SECURE = self.SESSION_COOKIE_SECURE
+        self.REMEMBER_COOKIE_HTTPONLY = True
+        self.PERMANENT_SESSION_LIFETIME = env_int("SESSION_IDLE_MINUTES", 30) * 60
+        self.RATELIMIT_STORAGE_URI = env_str("RATELIMIT_STORAGE_URI", self.REDIS_URL)
+        self.RATELIMIT_ENABLED = env_bool("RATELIMIT_ENABLED", True)
+        self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+        self.WTF_CSRF_TIME_LIMIT = None  # the form may take an hour; the session still bounds it
+
+
+class DevelopmentConfig(Config):
+    def __init__(self) -> None:
+        super().__init__()
+        self.SECRET_KEY = self.SECRET_KEY or "dev-only-not-secret"
+        self.SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", False)
+        self.REMEMBER_COOKIE_SECURE = self.SESSION_COOKIE_SECURE
+
+
+class ProductionConfig(Config):
+    def __init__(self) -> None:
+        super().__init__()
+        if len(self.SECRET_KEY) < 32:
+            raise RuntimeError("SECRET_KEY must be set to at least 32 random characters")
+
+
+class TestingConfig(Config):
+    __test__ = False  # not a pytest test class, though test modules import it
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.TESTING = True
+        self.SECRET_KEY = "test-secret-key"  # noqa: S105 - tests only
+        self.SESSION_COOKIE_SECURE = False
+        self.REMEMBER_COOKIE_SECURE = False
+        self.FORM_MIN_FILL_SECONDS = 0
+        self.RATELIMIT_ENABLED = False
+        self.STAFF_EMAILS = ["staff@example.org"]
+        self.BASE_URL = "https://foerderung.example.org"
+
+
+CONFIGS = {
+    "development": DevelopmentConfig,
+    "production": ProductionConfig,
+    "testing": TestingConfig,
+}
+
+
+def config_from_env() -> Config:
+    name = env_str("APP_ENV", "development")
+    try:
+        return CONFIGS[name]()
+    except KeyError:
+        raise RuntimeError(f"APP_ENV must be one of {sorted(CONFIGS)}, got {name!r}") from None
