@@ -1,0 +1,1 @@
+"""The public side: landing page, application form, check page, applicant status page."""

@@ -1,0 +1,161 @@
+"""Test data: a valid application form (as a person types it) and stored applications."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from html.parser import HTMLParser
+from typing import Any
+
+from werkzeug.datastructures import MultiDict
+
+from app import clock
+from app.applications import submit_application
+from app.programmes import configured_round
+
+
+def _future(days: int) -> dt.date:
+    return clock.today() + dt.timedelta(days=days)
+
+
+def valid_form_data(**overrides: Any) -> dict[str, Any]:
+    """POST data for /antrag that passes validation in the open round (NON-2025).
+
+    Money and dates are typed the German way; total costs 100.000 €, grant 70 % of it.
+    """
+    data: dict[str, Any] = {
+        "org_name": "Bildungswerk Heide e. V.",
+        "legal_form": "ev",
+        "street": "Am Sande 1",
+        "postcode": "21335",
+        "city": "Lüneburg",
+        "contact_name": "Erika Mustermann",
+        "contact_email": "erika@bildungswerk-heide.example",
+        "contact_phone": "04131 123456",
+        "vat_deductible": "n",
+        "title": "Fachkräfte für die Pflege im Heidekreis",
+        "summary": "Wir qualifizieren Quereinsteigerinnen für die Pflege.",
+        "description": "Ausgangslage, Ziele, Maßnahmen und Zeitplan des Projekts.",
+        "target_groups": "Quereinsteigerinnen und Quereinsteiger, 40 Personen",
+        "project_type": "struktur",
+        "priorities": ["1.1", "2.1"],
+        "districts": ["03358", "03355"],
+        "regional_reference": (
+            "Das Projekt findet im Heidekreis und im Landkreis Lüneburg statt. Dort fehlen "
+            "Pflegefachkräfte besonders stark; die Pflegeheime der Region haben offene Stellen, "
+            "die seit über einem Jahr nicht besetzt werden können. Wir arbeiten mit den "
+            "Arbeitgebern vor Ort zusammen."
+        ),
+        "strategy_contribution": "Das Projekt setzt Ziel 2.1 der regionalen Strategie um.",
+        "partners": "Pflegeheim Soltau gGmbH",
+        "start_date": _future(60).strftime("%d.%m.%Y"),
+        "end_date": _future(60 + 365).strftime("%d.%m.%Y"),
+        "personnel_costs": "80.000,00",
+        "other_costs": "20.000",
+        "own_funds": "20.000",
+        "third_party_funds": "10.000,00",
+        "requested_grant": "70.000 €",
+        "decl_not_started": "y",
+        "decl_subsidy_facts": "y",
+        "decl_privacy": "y",
+        "decl_truthful": "y",
+        "language": "de",
+    }
+    data.update(overrides)
+    return {k: v for k, v in data.items() if v is not None}
+
+
+def application_fields(**overrides: Any) -> dict[str, Any]:
+    """The same application as model values (cents, dates), for the domain function."""
+    fields: dict[str, Any] = {
+        "org_name": "Bildungswerk Heide e. V.",
+        "legal_form": "ev",
+        "street": "Am Sande 1",
+        "postcode": "21335",
+        "city": "Lüneburg",
+        "contact_name": "Erika Mustermann",
+        "contact_email": "erika@bildungswerk-heide.example",
+        "contact_phone": "04131 123456",
+        "vat_deductible": False,
+        "title": "Fachkräfte für die Pflege im Heidekreis",
+        "summary": "Wir qualifizieren Quereinsteigerinnen für die Pflege.",
+        "description": "Ausgangslage, Ziele, Maßnahmen und Zeitplan des Projekts.",
+        "target_groups": "Quereinsteigerinnen und Quereinsteiger, 40 Personen",
+        "project_type": "struktur",
+        "priorities": ["1.1", "2.1"],
+        "districts": ["03358", "03355"],
+        "regional_reference": valid_form_data()["regional_reference"],
+        "strategy_contribution": "Das Projekt setzt Ziel 2.1 der regionalen Strategie um.",
+        "partners": "Pflegeheim Soltau gGmbH",
+        "start_date": _future(60),
+        "end_date": _future(60 + 365),
+        "personnel_costs": 8_000_000,
+        "other_costs": 2_000_000,
+        "own_funds": 2_000_000,
+        "third_party_funds": 1_000_000,
+        "requested_grant": 7_000_000,
+        "decl_not_started": True,
+        "decl_subsidy_facts": True,
+        "decl_privacy": True,
+        "decl_truthful": True,
+        "language": "de",
+    }
+    fields.update(overrides)
+    return fields
+
+
+def create_application(funding_round=None, **overrides: Any):
+    """Submit an application through the domain function; returns (application, token)."""
+    funding_round = funding_round or configured_round()
+    return submit_application(funding_round, application_fields(**overrides))
+
+
+# --- through HTTP, as a browser would -------------------------------------------------------
+
+
+class _FormParser(HTMLParser):
+    """Collects the inputs of a page's forms: hidden fields and their values."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.hidden: list[tuple[str, str]] = []
+
+    def handle_starttag(self, tag, attrs):
+        attributes = dict(attrs)
+        if tag == "input" and attributes.get("type") == "hidden" and attributes.get("name"):
+            self.hidden.append((attributes["name"], attributes.get("value") or ""))
+
+
+def hidden_fields(html: str) -> list[tuple[str, str]]:
+    parser = _FormParser()
+    parser.feed(html)
+    return parser.hidden
+
+
+def form_tokens(client) -> dict[str, str]:
+    """GET the form and return its CSRF token and signed start time."""
+    html = client.get("/antrag").get_data(as_text=True)
+    fields = dict(hidden_fields(html))
+    return {"csrf_token": fields["csrf_token"], "started": fields["started"]}
+
+
+def post_application(client, data: dict[str, Any], action: str = "check", **kwargs):
+    """POST the form (with fresh tokens unless given) and return the response."""
+    payload = {**form_tokens(client), **data, "action": action}
+    return client.post("/antrag", data=payload, content_type="multipart/form-data", **kwargs)
+
+
+def submit_via_form(client, **overrides: Any):
+    """Check page, then final submit, as a browser does. Returns (response, reference, token).
+
+    The response is the confirmation page (redirect followed).
+    """
+    check = post_application(client, valid_form_data(**overrides), action="check")
+    assert check.status_code == 200, check.get_data(as_text=True)[:2000]
+    payload = MultiDict(hidden_fields(check.get_data(as_text=True)))
+    payload["action"] = "submit"
+    response = client.post("/antrag", data=payload, follow_redirects=True)
+    html = response.get_data(as_text=True)
+    reference = re.search(r"NON-\d{4}-\d{4}", html)
+    token = re.search(r"/status/([A-Za-z0-9_\-]+)", html)
+    return response, reference and reference.group(0), token and token.group(1)
