@@ -1,0 +1,1 @@
+"""Operator and development scripts (the mail sink, the Procfile helpers)."""
