@@ -1,0 +1,163 @@
+"""Signed action links for staff emails: open a case, mark it reviewed, reject it.
+
+A link carries ``{case, action, nonce}`` signed with itsdangerous under a salt per action, so
+a token made for one purpose is worthless for another, and it is valid for seven days. The
+link only opens a confirmation page; the change itself is a POST by a logged-in staff member
+that records the nonce in ``used_action_link`` in the same transaction as the transition, so a
+link works once. Links are built from ``BASE_URL``, never from a request's Host header.
+
+Timestamps come from ``app.clock`` so tests can move time.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from dataclasses import dataclass
+
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+from itsdangerous import BadData, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
+
+from app import clock
+from app.extensions import db
+from app.models import Application, UsedActionLink, User
+
+OPEN, MARK_REVIEWED, REJECT = "open", "mark_reviewed", "reject"
+ACTIONS = (OPEN, MARK_REVIEWED, REJECT)
+# Actions that change the case's state (through app.workflow) and work only once.
+TRANSITION_ACTIONS = (MARK_REVIEWED, REJECT)
+MAX_AGE = dt.timedelta(days=7)
+SALT_PREFIX = "non.action-link."
+ENDPOINT = "auth.action_link"
+
+
+class ActionLinkError(Exception):
+    """The link cannot be used; ``message`` says why in words a user understands."""
+
+    def __init__(self, message, *, status: int = 400, case_id: int | None = None) -> None:
+        super().__init__(str(message))
+        self.message = message
+        self.status = status
+        # Known only when the signature was genuine (e.g. an expired link): lets the page
+        # offer the way to the case instead.
+        self.case_id = case_id
+
+
+@dataclass(frozen=True)
+class ActionLink:
+    case_id: int
+    action: str
+    nonce: str
+
+    @property
+    def changes_state(self) -> bool:
+        return self.action in TRANSITION_ACTIONS
+
+
+class _ClockSigner(TimestampSigner):
+    def get_timestamp(self) -> int:
+        return int(clock.now().timestamp())
+
+
+def _serializer(action: str) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(
+        current_app.config["SECRET_KEY"], salt=SALT_PREFIX + action, signer=_ClockSigner
+    )
+
+
+def make_token(case_id: int, action: str, *, nonce: str | None = None) -> str:
+    if action not in ACTIONS:
+        raise ValueError(f"unknown action {action!r}")
+    payload = {"case": case_id, "action": action, "nonce": nonce or secrets.token_urlsafe(16)}
+    return _serializer(action).dumps(payload)
+
+
+def read_token(action: str, token: str) -> ActionLink:
+    """The link's content if the signature is genuine, made for ``action`` and not expired.
+
+    Does not look at whether it was used (see ``check_unused``).
+    """
+    if action not in ACTIONS:
+        raise ActionLinkError(_invalid_message(), status=404)
+    serializer = _serializer(action)
+    try:
+        payload = serializer.loads(token, max_age=int(MAX_AGE.total_seconds()))
+    except SignatureExpired as exc:
+        raise ActionLinkError(
+            _l(
+                "Dieser Link ist abgelaufen: Links aus E-Mails gelten %(days)s Tage. "
+                "Es wurde nichts geändert. Sie können den Fall direkt im Portal bearbeiten.",
+                days=MAX_AGE.days,
+            ),
+            status=410,
+            case_id=_case_of_expired(serializer, exc),
+        ) from exc
+    except BadData as exc:
+        raise ActionLinkError(_invalid_message()) from exc
+    link = _parse(payload)
+    if link is None or link.action != action:
+        raise ActionLinkError(_invalid_message())
+    return link
+
+
+def check_unused(link: ActionLink) -> None:
+    if link.changes_state and db.session.get(UsedActionLink, link.nonce) is not None:
+        raise ActionLinkError(
+            _l(
+                "Dieser Link wurde bereits verwendet. Jeder Aktionslink wirkt nur einmal; "
+                "der Fall wurde nicht noch einmal geändert."
+            ),
+            status=410,
+            case_id=link.case_id,
+        )
+
+
+def mark_used(link: ActionLink, user: User) -> None:
+    """Record the nonce in the current transaction (the caller commits with the transition).
+
+    The nonce is the primary key, so of two simultaneous uses only one can commit.
+    """
+    db.session.add(UsedActionLink(nonce=link.nonce, user_id=user.id, used_at=clock.now()))
+
+
+def build_action_links(application: Application) -> dict[str, str]:
+    """Absolute URLs for the staff notice email: ``{"open": …, "mark_reviewed": …,
+    "reject": …}``, each with a fresh nonce. Needs an app context, not a request."""
+    return {action: action_url(application.id, action) for action in ACTIONS}
+
+
+def action_url(case_id: int, action: str) -> str:
+    token = make_token(case_id, action)
+    # Bound to a dummy host: only the path is used, the host comes from BASE_URL.
+    adapter = current_app.url_map.bind("localhost")
+    path = adapter.build(ENDPOINT, {"action": action, "token": token})
+    return current_app.config["BASE_URL"].rstrip("/") + path
+
+
+def _invalid_message():
+    return _l(
+        "Dieser Link ist ungültig. Vielleicht wurde er beim Kopieren aus der E-Mail "
+        "abgeschnitten. Es wurde nichts geändert. Sie können den Fall direkt im Portal "
+        "bearbeiten."
+    )
+
+
+def _parse(payload: object) -> ActionLink | None:
+    if not isinstance(payload, dict):
+        return None
+    case_id, action, nonce = payload.get("case"), payload.get("action"), payload.get("nonce")
+    if not isinstance(case_id, int) or not isinstance(action, str) or not isinstance(nonce, str):
+        return None
+    if not nonce or len(nonce) > 64:
+        return None
+    return ActionLink(case_id=case_id, action=action, nonce=nonce)
+
+
+def _case_of_expired(serializer: URLSafeTimedSerializer, exc: SignatureExpired) -> int | None:
+    # The signature was checked before the age, so this payload is authentic.
+    try:
+        link = _parse(serializer.load_payload(exc.payload))
+    except BadData:
+        return None
+    return link.case_id if link else None

@@ -1,0 +1,236 @@
+"""Login, logout and the confirmation pages behind email action links."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_login import current_user, login_user, logout_user
+from sqlalchemy.exc import IntegrityError
+
+from app import actionlinks, auth, workflow
+from app.auth.forms import ConfirmActionForm, LoginForm, RejectActionForm
+from app.extensions import db, limiter
+from app.models import Application
+from app.security import roles_required
+
+bp = Blueprint("auth", __name__)
+
+# Only failed attempts count, so a user who logs in and out repeatedly is never locked out.
+DEFAULT_LOGIN_LIMIT_PER_ACCOUNT = "5 per minute"
+DEFAULT_LOGIN_LIMIT_PER_ADDRESS = "10 per minute"
+
+
+def _account_limit() -> str:
+    return current_app.config.get("LOGIN_RATELIMIT_PER_ACCOUNT", DEFAULT_LOGIN_LIMIT_PER_ACCOUNT)
+
+
+def _address_limit() -> str:
+    return current_app.config.get("LOGIN_RATELIMIT_PER_ADDRESS", DEFAULT_LOGIN_LIMIT_PER_ADDRESS)
+
+
+def _account_key() -> str:
+    # Keyed on the submitted address, so guessing one account's password from many
+    # addresses is limited too.
+    return "account:" + request.form.get("email", "").strip().lower()[:254]
+
+
+def _failed(response) -> bool:
+    return response.status_code != 302
+
+
+def _safe_next(target: str | None) -> str | None:
+    """``target`` if it is a path on this site, else None (no open redirect)."""
+    if not target:
+        return None
+    target = target.strip()
+    # Browsers treat a backslash like a slash, so "/\evil.example" would leave the site.
+    if "\\" in target or any(ord(ch) < 32 for ch in target):
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return None
+    return target
+
+
+def _home_for(user) -> str:
+    if user.is_staff:
+        return url_for("staff.cases")
+    return url_for("review.queue")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(_account_limit, key_func=_account_key, methods=["POST"], deduct_when=_failed)
+@limiter.limit(_address_limit, methods=["POST"], deduct_when=_failed)
+def login():
+    g.no_store = True
+    next_url = _safe_next(request.args.get("next"))
+    if current_user.is_authenticated:
+        return redirect(next_url or _home_for(current_user))
+    form = LoginForm()
+    if form.validate_on_submit():
+        user = auth.authenticate(form.email.data, form.password.data)
+        if user is None:
+            # One message for unknown address, wrong password and locked account alike.
+            form.password.errors.append(
+                _("E-Mail-Adresse oder Passwort ist falsch, oder das Konto ist gesperrt.")
+            )
+        else:
+            auth.record_login(user)
+            db.session.commit()
+            # A fresh session at login: nothing planted before it survives (session fixation).
+            language = session.get("lang")
+            session.clear()
+            if language:
+                session["lang"] = language
+            # Permanent = the cookie ends after PERMANENT_SESSION_LIFETIME without a request.
+            session.permanent = True
+            login_user(user)
+            return redirect(next_url or _home_for(user))
+    return render_template("auth/login.html", form=form, next_url=next_url)
+
+
+@bp.post("/logout")
+def logout():
+    language = session.get("lang")
+    logout_user()
+    session.clear()
+    if language:
+        session["lang"] = language
+    flash(_("Sie haben sich abgemeldet."), "info")
+    return redirect(url_for("auth.login"))
+
+
+# --- email action links -----------------------------------------------------------------
+
+
+@bp.route("/aktion/<action>/<token>", methods=["GET", "POST"])
+@roles_required("staff", "admin", "reviewer")
+def action_link(action: str, token: str):
+    """Confirmation page (GET) and execution (POST) of a signed email action link."""
+    g.no_store = True
+    try:
+        link = actionlinks.read_token(action, token)
+    except actionlinks.ActionLinkError as exc:
+        return _link_refused(exc)
+    if link.action == actionlinks.OPEN:
+        return redirect(_case_url(link.case_id))
+    if not current_user.is_staff:
+        abort(403)
+    application = db.session.get(Application, link.case_id)
+    if application is None:
+        abort(404)
+    try:
+        actionlinks.check_unused(link)
+    except actionlinks.ActionLinkError as exc:
+        return _link_refused(exc, application)
+
+    transition = workflow.TRANSITIONS[link.action]
+    form = RejectActionForm() if link.action == actionlinks.REJECT else ConfirmActionForm()
+    possible = application.state in transition.sources
+    status = 200 if possible else 409
+    if request.method == "POST" and possible:
+        if form.validate_on_submit():
+            user = current_user._get_current_object()
+            reason = form.reason.data if link.action == actionlinks.REJECT else None
+            try:
+                workflow.apply_transition(application, link.action, user=user, reason=reason)
+                actionlinks.mark_used(link, user)
+                db.session.commit()
+            except workflow.TransitionError as exc:
+                db.session.rollback()
+                flash(str(exc.message), "error")
+                status = 409
+            except IntegrityError:
+                # The same link was used a moment ago; that change stands, this one is void.
+                db.session.rollback()
+                return _link_refused(
+                    actionlinks.ActionLinkError(
+                        _("Dieser Link wurde bereits verwendet. Es wurde nichts geändert."),
+                        status=410,
+                        case_id=link.case_id,
+                    )
+                )
+            else:
+                flash(_done_message(link.action, application), "success")
+                return redirect(_case_url(application.id))
+        else:
+            status = 400
+    return (
+        render_template(
+            "auth/action_confirm.html",
+            application=application,
+            action=link.action,
+            transition=transition,
+            possible=possible,
+            form=form,
+            recipients=_recipients(application, transition),
+            case_url=_case_url(application.id),
+        ),
+        status,
+    )
+
+
+def _link_refused(exc: actionlinks.ActionLinkError, application: Application | None = None):
+    # Case details only for staff: a reviewer holding a staff link learns nothing from it.
+    if application is None and exc.case_id is not None and current_user.is_staff:
+        application = db.session.get(Application, exc.case_id)
+    case_url = _case_url(application.id) if application is not None else None
+    return (
+        render_template(
+            "auth/action_refused.html",
+            message=exc.message,
+            application=application,
+            case_url=case_url,
+        ),
+        exc.status,
+    )
+
+
+def _case_url(case_id: int) -> str:
+    """The case page in the user's area; plain paths until those blueprints exist."""
+    staff_side = not current_user.is_authenticated or current_user.is_staff
+    endpoint, fallback = (
+        ("staff.case", f"/staff/cases/{case_id}")
+        if staff_side
+        else ("review.case", f"/review/cases/{case_id}")
+    )
+    if endpoint in current_app.view_functions:
+        return url_for(endpoint, case_id=case_id)
+    return fallback
+
+
+def _recipients(application: Application, transition: workflow.Transition) -> list[str]:
+    recipients = []
+    if workflow.APPLICANT in transition.tells:
+        language = _("Deutsch") if application.language == "de" else _("Englisch")
+        recipients.append(
+            _(
+                "Antragsteller/in: %(email)s (auf %(language)s)",
+                email=application.contact_email,
+                language=language,
+            )
+        )
+    if workflow.STAFF in transition.tells:
+        recipients.append(
+            _("Geschäftsstelle: %(emails)s", emails=", ".join(current_app.config["STAFF_EMAILS"]))
+        )
+    return recipients
+
+
+def _done_message(action: str, application: Application) -> str:
+    if action == actionlinks.MARK_REVIEWED:
+        return _("Fall %(ref)s ist jetzt als begutachtet markiert.", ref=application.reference)
+    return _("Fall %(ref)s wurde abgelehnt.", ref=application.reference)

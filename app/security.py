@@ -1,0 +1,62 @@
+"""Role checks for the staff and review areas.
+
+Usage in a blueprint::
+
+    from app.security import roles_required
+
+    @bp.get("/cases")
+    @roles_required("staff", "admin")
+    def cases(): ...
+
+Anonymous visitors are sent to the login page (``/login?next=<this path>``); a logged-in user
+without one of the roles gets 403. A deactivated user, or one whose password was changed, is
+anonymous again at the next request (see ``app.auth.load_user``), so the same check covers them.
+Object-level checks (may this reviewer see this case?) stay in the views.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+
+from flask import abort
+from flask_login import current_user
+
+from app.extensions import login_manager
+from app.models import ROLES
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+STAFF_ROLES = ("staff", "admin")
+REVIEW_ROLES = ("reviewer", "staff", "admin")
+
+
+def roles_required(*roles: str) -> Callable[[F], F]:
+    """Allow the view only to logged-in, active users with one of ``roles``.
+
+    Anonymous: redirect to the login view with ``next`` set to the requested path (via
+    Flask-Login's ``unauthorized()``, which also flashes the German login message).
+    Wrong role: 403. Put it below the route decorator.
+    """
+    unknown = set(roles) - set(ROLES)
+    if not roles or unknown:
+        raise ValueError(f"roles_required needs roles out of {ROLES}, got {roles!r}")
+
+    def decorator(view: F) -> F:
+        @wraps(view)
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            if not current_user.is_authenticated:
+                return login_manager.unauthorized()
+            if current_user.role not in roles:
+                abort(403)
+            return view(*args, **kwargs)
+
+        return wrapped  # type: ignore[return-value]
+
+    return decorator
+
+
+def staff_required(view: F) -> F:
+    """Shortcut for ``roles_required("staff", "admin")``."""
+    return roles_required(*STAFF_ROLES)(view)

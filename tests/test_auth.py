@@ -1,0 +1,324 @@
+"""Login, logout, sessions, role checks, rate limits and error pages (issue 4, item 1)."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+
+import pytest
+from argon2 import PasswordHasher
+from flask import Flask, abort
+from itsdangerous import TimestampSigner
+
+import config
+from app import auth, create_app
+from app.extensions import db
+from app.models import User
+from app.security import roles_required
+from tests.fixtures.auth import PASSWORD, csrf_token, login
+
+GENERIC_FAILURE = "E-Mail-Adresse oder Passwort ist falsch, oder das Konto ist gesperrt."
+
+
+@pytest.fixture
+def probe(app: Flask) -> Flask:
+    """Test-only routes behind the role check and error pages (added before any request)."""
+
+    @roles_required("staff", "admin")
+    def staff_only():
+        return "staff page"
+
+    @roles_required("reviewer", "staff", "admin")
+    def any_role():
+        return "any role"
+
+    def fail(code: int):
+        abort(code)
+
+    app.add_url_rule("/_probe/staff", "probe_staff", staff_only)
+    app.add_url_rule("/_probe/any", "probe_any", any_role)
+    app.add_url_rule("/_probe/error/<int:code>", "probe_error", fail, methods=["GET"])
+    return app
+
+
+def session_cookie(client) -> str | None:
+    cookie = client.get_cookie("session")
+    return cookie.value if cookie else None
+
+
+# --- login ------------------------------------------------------------------------------
+
+
+def test_login_success_goes_home_and_records_last_login(client, staff_user, reviewer_user):
+    assert staff_user.last_login_at is None
+    response = login(client, "STAFF@example.org ")  # case and blanks do not matter
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/staff/cases"
+    db.session.refresh(staff_user)
+    assert staff_user.last_login_at is not None
+
+    other = client.application.test_client()
+    response = login(other, reviewer_user.email)
+    assert response.status_code == 302, response.get_data(as_text=True)
+    assert response.headers["Location"] == "/review/"
+
+
+@pytest.mark.parametrize("case", ["unknown", "wrong", "inactive"])
+def test_login_failure_has_one_generic_message(client, make_user, case):
+    make_user("staff", email="known@example.org")
+    make_user("staff", email="locked@example.org", active=False)
+    email, password = {
+        "unknown": ("nobody@example.org", PASSWORD),
+        "wrong": ("known@example.org", "falsches-passwort-123"),
+        "inactive": ("locked@example.org", PASSWORD),
+    }[case]
+    response = login(client, email, password)
+    assert response.status_code == 200
+    assert GENERIC_FAILURE in response.get_data(as_text=True)
+    # still anonymous
+    assert client.get("/staff/cases").status_code == 302
+
+
+def test_login_form_requires_csrf_token(client, staff_user):
+    response = client.post("/login", data={"email": staff_user.email, "password": PASSWORD})
+    assert response.status_code == 400
+    assert "Das Formular ist abgelaufen" in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    ("next_url", "expected"),
+    [
+        ("/staff/cases?state=submitted", "/staff/cases?state=submitted"),
+        ("https://evil.example/login", "/staff/cases"),
+        ("//evil.example/x", "/staff/cases"),
+        ("/\\evil.example", "/staff/cases"),
+        ("http:/evil.example", "/staff/cases"),
+        ("javascript:alert(1)", "/staff/cases"),
+        ("staff/cases", "/staff/cases"),
+    ],
+)
+def test_next_redirect_only_to_paths_on_this_site(client, staff_user, next_url, expected):
+    response = login(client, staff_user.email, next_url=next_url)
+    assert response.status_code == 302
+    assert response.headers["Location"] == expected
+
+
+def test_anonymous_is_sent_to_login_and_back(client, probe, staff_user):
+    response = client.get("/_probe/staff?x=1")
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/login?next=")
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Bitte melden Sie sich an, um diese Seite zu sehen." in page
+    response = login(client, staff_user.email, next_url="/_probe/staff?x=1")
+    assert response.headers["Location"] == "/_probe/staff?x=1"
+    assert client.get("/_probe/staff?x=1").get_data(as_text=True) == "staff page"
+
+
+def test_wrong_role_gets_403(client, probe, reviewer_user, logged_in):
+    logged_in(reviewer_user)
+    assert client.get("/_probe/any").status_code == 200
+    response = client.get("/_probe/staff")
+    assert response.status_code == 403
+    assert "Kein Zugriff" in response.get_data(as_text=True)
+
+
+def test_roles_required_rejects_unknown_roles():
+    with pytest.raises(ValueError, match="roles_required"):
+        roles_required("applicant")
+
+
+# --- sessions ---------------------------------------------------------------------------
+
+
+def test_session_is_renewed_at_login(client, staff_user):
+    client.get("/login")
+    with client.session_transaction() as sess:
+        sess["planted"] = "by an attacker"
+    before = session_cookie(client)
+    assert before
+    login(client, staff_user.email)
+    after = session_cookie(client)
+    assert after and after != before
+    with client.session_transaction() as sess:
+        assert "planted" not in sess
+        assert sess["_user_id"] == staff_user.get_id()
+        assert sess.permanent
+
+
+def test_logout_only_by_post(client, probe, staff_user, logged_in):
+    logged_in(staff_user)
+    response = client.get("/logout")
+    assert response.status_code == 405
+    assert "Diese Aktion ist so nicht möglich" in response.get_data(as_text=True)
+    assert client.get("/_probe/staff").status_code == 200
+
+    # without the CSRF token the POST is refused too
+    assert client.post("/logout").status_code == 400
+    assert client.get("/_probe/staff").status_code == 200
+
+    response = client.post("/logout", data={"csrf_token": csrf_token(client, "/gibt-es-nicht")})
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/login"
+    assert "Sie haben sich abgemeldet." in client.get("/login").get_data(as_text=True)
+    assert client.get("/_probe/staff").status_code == 302
+
+
+def test_session_ends_after_inactivity_but_slides_with_activity(
+    client, probe, staff_user, logged_in, monkeypatch
+):
+    """The session cookie's signature is timestamped; Flask refuses it after the lifetime and
+    re-signs it on every request (SESSION_REFRESH_EACH_REQUEST), so only idleness ends it."""
+    lifetime = int(client.application.permanent_session_lifetime.total_seconds())
+    start = int(TimestampSigner.get_timestamp(TimestampSigner("k")))
+    offset = {"seconds": 0}
+    monkeypatch.setattr(TimestampSigner, "get_timestamp", lambda self: start + offset["seconds"])
+
+    logged_in(staff_user)
+    offset["seconds"] = int(lifetime * 0.8)
+    assert client.get("/_probe/staff").status_code == 200
+    offset["seconds"] = int(lifetime * 1.6)  # longer than the lifetime since login, but not idle
+    assert client.get("/_probe/staff").status_code == 200
+    offset["seconds"] = int(lifetime * 1.6) + lifetime + 5  # idle for longer than the lifetime
+    response = client.get("/_probe/staff")
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/login")
+
+
+@pytest.mark.parametrize("change", ["deactivate", "set_password"])
+def test_open_session_ends_when_account_changes(client, probe, staff_user, logged_in, change):
+    logged_in(staff_user)
+    assert client.get("/_probe/staff").status_code == 200
+    if change == "deactivate":
+        auth.deactivate(staff_user)
+    else:
+        auth.set_password(staff_user, "ein-ganz-neues-passwort")
+    db.session.commit()
+    response = client.get("/_probe/staff")
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/login")
+
+
+def test_session_cookie_flags(client, staff_user):
+    login(client, staff_user.email)
+    cookie = client.get_cookie("session")
+    assert cookie.http_only
+    assert cookie.same_site == "Lax"
+    assert cookie.expires is not None  # permanent: ends after PERMANENT_SESSION_LIFETIME
+
+
+# --- passwords --------------------------------------------------------------------------
+
+
+def test_password_is_stored_as_argon2_hash(staff_user):
+    stored = db.session.get(User, staff_user.id).password_hash
+    assert stored.startswith("$argon2id$")
+    assert PASSWORD not in stored
+    assert PasswordHasher().verify(stored, PASSWORD)
+
+
+def test_outdated_hash_is_upgraded_at_login(client, staff_user):
+    weak = PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1).hash(PASSWORD)
+    staff_user.password_hash = weak
+    db.session.commit()
+    assert login(client, staff_user.email).status_code == 302
+    db.session.refresh(staff_user)
+    assert staff_user.password_hash != weak
+    assert not PasswordHasher().check_needs_rehash(staff_user.password_hash)
+
+
+def test_unknown_email_costs_an_argon2_verification(monkeypatch, app):
+    calls = []
+    original = auth._verify
+    monkeypatch.setattr(auth, "_verify", lambda h, p: calls.append(h) or original(h, p))
+    assert auth.authenticate("nobody@example.org", PASSWORD) is None
+    assert calls == [auth._DUMMY_HASH]
+
+
+def test_short_password_refused(app):
+    with pytest.raises(auth.AccountError):
+        auth.create_user("kurz@example.org", role="staff", password="zu-kurz")
+
+
+# --- rate limits ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def limited_app(app: Flask, redis_url: str) -> Iterator[Flask]:
+    """The same database with rate limiting on, counted in the real Redis."""
+    limited = create_app(
+        config.TestingConfig(),
+        SQLALCHEMY_DATABASE_URI=app.config["SQLALCHEMY_DATABASE_URI"],
+        REDIS_URL=redis_url,
+        RATELIMIT_ENABLED=True,
+        RATELIMIT_STORAGE_URI=redis_url,
+    )
+    ctx = limited.app_context()
+    ctx.push()
+    try:
+        yield limited
+    finally:
+        db.session.remove()
+        for engine in db.engines.values():
+            engine.dispose()
+        ctx.pop()
+
+
+def test_login_limited_per_account(limited_app, make_user):
+    make_user("staff", email="target@example.org")
+    clients = itertools.cycle([limited_app.test_client() for _ in range(2)])
+    for _ in range(5):
+        response = login(next(clients), "Target@example.org", "falsches-passwort-123")
+        assert response.status_code == 200
+    # The sixth attempt is refused even with the right password (and from another client).
+    response = login(next(clients), "target@example.org", PASSWORD)
+    assert response.status_code == 429
+    page = response.get_data(as_text=True)
+    assert "Zu viele Versuche" in page
+    assert "zu viele fehlgeschlagene Anmeldeversuche" in page
+    # another account is not affected by this account's limit
+    make_user("staff", email="other@example.org")
+    assert login(limited_app.test_client(), "other@example.org").status_code == 302
+
+
+def test_login_limited_per_address(limited_app, make_user):
+    client = limited_app.test_client()
+    for n in range(10):
+        response = login(client, f"guess{n}@example.org", "falsches-passwort-123")
+        assert response.status_code == 200
+    make_user("staff", email="real@example.org")
+    assert login(client, "real@example.org").status_code == 429
+
+
+def test_successful_logins_do_not_use_up_the_limit(limited_app, make_user):
+    user = make_user("staff", email="busy@example.org")
+    for _ in range(8):
+        client = limited_app.test_client()
+        assert login(client, user.email).status_code == 302
+
+
+# --- error pages ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("code", "text"),
+    [
+        (400, "Die Anfrage konnte nicht verarbeitet werden"),
+        (403, "Kein Zugriff"),
+        (404, "Seite nicht gefunden"),
+        (413, "höchstens 10 MB"),
+        (429, "Zu viele Versuche"),
+        (500, "Ein interner Fehler ist aufgetreten"),
+    ],
+)
+def test_error_pages_are_german_and_use_the_layout(client, probe, code, text):
+    response = client.get(f"/_probe/error/{code}")
+    assert response.status_code == code
+    page = response.get_data(as_text=True)
+    assert text in page
+    assert 'href="/"' in page  # the way back to the start page
+
+
+def test_unknown_url_gets_404_page(client):
+    response = client.get("/gibt-es-nicht")
+    assert response.status_code == 404
+    assert "Seite nicht gefunden" in response.get_data(as_text=True)
