@@ -1,0 +1,84 @@
+"""Forms of the staff area: transitions, overrides, reviewer requests (all POST with CSRF)."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import SelectField, SelectMultipleField, StringField, TextAreaField
+from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from app.intake.forms import choices, parse_money
+from app.staff.labels import RULE_OUTCOME_LABELS
+
+
+class MoneyField(StringField):
+    """A euro amount typed the German way; ``data`` is integer cents (or None)."""
+
+    def process_formdata(self, valuelist):
+        self.raw = valuelist[0] if valuelist else ""
+        self.data = None
+        if self.raw.strip():
+            try:
+                self.data = parse_money(self.raw)
+            except ValueError as exc:
+                raise ValueError(
+                    _l("Bitte geben Sie einen Betrag in Euro an, z. B. 12.500,00.")
+                ) from exc
+
+    def _value(self):
+        return getattr(self, "raw", "") or ""
+
+
+class TransitionForm(FlaskForm):
+    """One form for every staff transition; the view drops fields the action does not need."""
+
+    reason = TextAreaField(
+        _l("Begründung"),
+        validators=[Optional(), Length(max=5000)],
+        description=_l("Die Begründung wird der Antragstellerin / dem Antragsteller mitgeteilt."),
+    )
+    granted_amount = MoneyField(
+        _l("Bewilligter Zuschuss (Euro)"),
+        validators=[InputRequired(message=_l("Bitte geben Sie den bewilligten Betrag an."))],
+    )
+
+    def __init__(self, *args, action: str, **kwargs):
+        super().__init__(*args, **kwargs)
+        if action != "fund":
+            del self.granted_amount
+        if action not in ("reject", "reopen"):
+            del self.reason
+        else:
+            self.reason.validators = [
+                DataRequired(message=_l("Bitte geben Sie einen Grund an.")),
+                Length(max=5000),
+            ]
+
+
+class OverrideForm(FlaskForm):
+    outcome = SelectField(
+        _l("Neues Ergebnis"),
+        choices=choices(RULE_OUTCOME_LABELS.items()),
+        validators=[InputRequired()],
+    )
+    comment = TextAreaField(
+        _l("Begründung"),
+        validators=[
+            DataRequired(message=_l("Bitte begründen Sie die Änderung.")),
+            Length(max=2000),
+        ],
+    )
+
+
+class MultiCheckboxField(SelectMultipleField):
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
+class ReviewRequestForm(FlaskForm):
+    reviewers = MultiCheckboxField(_l("Gutachterinnen und Gutachter"), coerce=int)
+
+    def validate_reviewers(self, field):
+        if not field.data:
+            raise ValidationError(_l("Bitte wählen Sie mindestens eine Person aus."))

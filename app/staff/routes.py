@@ -1,0 +1,274 @@
+"""Routes of the staff area: case list and exports, case page, transitions, budget."""
+
+from __future__ import annotations
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    send_from_directory,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import select
+
+from app import budget as budget_domain
+from app import exports, workflow
+from app.extensions import db
+from app.intake.forms import LEGAL_FORM_LABELS, choices
+from app.models import Application, FundingRound, User
+from app.programmes import configured_round
+from app.review.access import may_read_case
+from app.security import REVIEW_ROLES, STAFF_ROLES, roles_required
+from app.staff import cases as case_domain
+from app.staff import labels
+from app.staff.forms import OverrideForm, ReviewRequestForm, TransitionForm
+from app.staff.labels import (
+    ACTION_LABELS,
+    district_names,
+    priority_names,
+    project_type_names,
+)
+from app.staff.queries import CaseFilter, case_query
+
+bp = Blueprint("staff", __name__, url_prefix="/staff")
+
+PER_PAGE = 25
+
+
+def _district_label(rnd: FundingRound, code: str) -> str:
+    return district_names(rnd).get(code, code)
+
+
+def _priority_label(rnd: FundingRound, code: str) -> str:
+    return priority_names(rnd).get(code, code)
+
+
+# Globals (not context) so that macros imported from staff/_macros.html see them too.
+for _name, _value in {
+    "state_labels": labels.STATE_LABELS,
+    "outcome_labels": labels.OUTCOME_LABELS,
+    "rule_outcome_labels": labels.RULE_OUTCOME_LABELS,
+    "recommendation_labels": labels.RECOMMENDATION_LABELS,
+    "score_labels": labels.SCORE_LABELS,
+    "event_kind_labels": labels.EVENT_KIND_LABELS,
+    "actor_labels": labels.ACTOR_LABELS,
+    "notification_status_labels": labels.NOTIFICATION_STATUS_LABELS,
+    "field_labels": labels.FIELD_LABELS,
+    "language_labels": labels.LANGUAGE_LABELS,
+    "legal_form_labels": LEGAL_FORM_LABELS,
+    "district_label": _district_label,
+    "priority_label": _priority_label,
+}.items():
+    bp.add_app_template_global(_value, _name)
+
+
+@bp.before_request
+def _no_store():
+    # Case data is personal: never keep it in a shared cache or the browser's history cache.
+    g.no_store = True
+
+
+def _get_case(case_id: int) -> Application:
+    return db.get_or_404(Application, case_id)
+
+
+def _filter_choices(rnd: FundingRound | None) -> dict:
+    rounds = db.session.scalars(select(FundingRound).order_by(FundingRound.code)).all()
+    return {
+        "rounds": rounds,
+        "districts": district_names(rnd) if rnd else {},
+        "priorities": priority_names(rnd) if rnd else {},
+        "project_types": project_type_names(rnd) if rnd else {},
+    }
+
+
+@bp.get("/")
+@roles_required(*STAFF_ROLES)
+def index():
+    return redirect(url_for("staff.cases"))
+
+
+@bp.get("/cases")
+@roles_required(*STAFF_ROLES)
+def cases():
+    flt = CaseFilter.from_args(request.args)
+    page = db.paginate(case_query(flt), per_page=PER_PAGE, max_per_page=100, error_out=False)
+    rnd = db.session.get(FundingRound, flt.round_id) if flt.round_id else configured_round()
+    args = {k: v for k, v in request.args.items() if k != "page"}
+    return render_template(
+        "staff/cases.html", page=page, flt=flt, args=args, **_filter_choices(rnd)
+    )
+
+
+@bp.get("/cases/export.<any(csv, xlsx):fmt>")
+@roles_required(*STAFF_ROLES)
+def export(fmt: str):
+    flt = CaseFilter.from_args(request.args)
+    rows = db.session.scalars(case_query(flt)).all()
+    if fmt == "csv":
+        body, mimetype = exports.to_csv(rows), "text/csv; charset=utf-8"
+    else:
+        body = exports.to_xlsx(rows)
+        mimetype = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    response = Response(body, mimetype=mimetype)
+    response.headers["Content-Disposition"] = f'attachment; filename="{exports.filename(fmt)}"'
+    return response
+
+
+@bp.get("/cases/<int:case_id>")
+@roles_required(*STAFF_ROLES)
+def case(case_id: int):
+    application = _get_case(case_id)
+    return render_template(
+        "staff/case.html",
+        application=application,
+        **case_domain.case_context(application),
+        actions=workflow.allowed_actions(application, workflow.STAFF),
+        action_labels=ACTION_LABELS,
+        override_form=OverrideForm(),
+        request_form=_review_request_form(application),
+    )
+
+
+def _review_request_form(application: Application) -> ReviewRequestForm:
+    form = ReviewRequestForm()
+    reviewers = db.session.scalars(
+        select(User).where(User.role == "reviewer", User.active.is_(True)).order_by(User.name)
+    ).all()
+    form.reviewers.choices = choices((u.id, f"{u.name or u.email} <{u.email}>") for u in reviewers)
+    return form
+
+
+@bp.get("/cases/<int:case_id>/anhang")
+@roles_required(*REVIEW_ROLES)
+def attachment(case_id: int):
+    application = _get_case(case_id)
+    if not may_read_case(current_user, application):
+        abort(403)
+    if not application.attachment_name:
+        abort(404)
+    response = send_from_directory(
+        current_app.config["UPLOAD_DIR"],
+        application.attachment_name,
+        as_attachment=True,
+        download_name=application.attachment_original_name or f"{application.reference}.pdf",
+        mimetype="application/pdf",
+    )
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@bp.post("/cases/<int:case_id>/pruefung/<int:result_id>")
+@roles_required(*STAFF_ROLES)
+def override(case_id: int, result_id: int):
+    application = _get_case(case_id)
+    result = case_domain.result_of_case(application, result_id)
+    if result is None:
+        abort(404)
+    form = OverrideForm()
+    if not form.validate_on_submit():
+        for errors in form.errors.values():
+            for error in errors:
+                flash(error, "error")
+        return redirect(url_for("staff.case", case_id=case_id, _anchor="pruefung"))
+    case_domain.override_rule(
+        application, result, form.outcome.data, form.comment.data, current_user
+    )
+    db.session.commit()
+    flash(_("Das Prüfergebnis wurde geändert und im Verlauf vermerkt."), "success")
+    return redirect(url_for("staff.case", case_id=case_id, _anchor="pruefung"))
+
+
+@bp.post("/cases/<int:case_id>/gutachten-anfragen")
+@roles_required(*STAFF_ROLES)
+def request_reviews(case_id: int):
+    application = _get_case(case_id)
+    form = _review_request_form(application)
+    if not form.validate_on_submit():
+        for errors in form.errors.values():
+            for error in errors:
+                flash(error, "error")
+        return redirect(url_for("staff.case", case_id=case_id, _anchor="gutachten"))
+    reviewers = db.session.scalars(select(User).where(User.id.in_(form.reviewers.data))).all()
+    asked = case_domain.request_reviews(application, reviewers, current_user)
+    db.session.commit()
+    if asked:
+        flash(
+            _("Angefragt: %(names)s.", names=", ".join(u.name or u.email for u in asked)),
+            "success",
+        )
+    else:
+        flash(_("Diese Personen waren bereits angefragt."), "info")
+    return redirect(url_for("staff.case", case_id=case_id, _anchor="gutachten"))
+
+
+@bp.route("/cases/<int:case_id>/aktion/<action>", methods=["GET", "POST"])
+@roles_required(*STAFF_ROLES)
+def transition(case_id: int, action: str):
+    application = _get_case(case_id)
+    allowed = {t.action: t for t in workflow.allowed_actions(application, workflow.STAFF)}
+    known = workflow.TRANSITIONS.get(action)
+    if known is None or known.actor != workflow.STAFF:
+        abort(404)
+    form = TransitionForm(action=action)
+    status = 200
+    if action not in allowed:
+        flash(_("Dieser Schritt ist im aktuellen Status nicht möglich."), "error")
+        status = 409
+    elif form.validate_on_submit():
+        try:
+            workflow.apply_transition(
+                application,
+                action,
+                user=current_user,
+                reason=form.reason.data if "reason" in form else None,
+                granted_amount=form.granted_amount.data if "granted_amount" in form else None,
+            )
+            db.session.commit()
+        except workflow.TransitionError as exc:
+            db.session.rollback()
+            flash(str(exc.message), "error")
+            status = 422
+        else:
+            flash(_("Erledigt: %(action)s.", action=ACTION_LABELS.get(action, action)), "success")
+            return redirect(url_for("staff.case", case_id=case_id))
+    elif request.method == "POST":
+        status = 422
+    application = _get_case(case_id)
+    return (
+        render_template(
+            "staff/transition.html",
+            application=application,
+            action=action,
+            action_label=ACTION_LABELS.get(action, action),
+            possible=action in allowed,
+            form=form,
+            emails=case_domain.email_preview(application, action),
+            grant_limit=budget_domain.grant_limit_cents(application),
+        ),
+        status,
+    )
+
+
+@bp.get("/budget")
+@roles_required(*STAFF_ROLES)
+def budget():
+    rounds = db.session.scalars(select(FundingRound).order_by(FundingRound.code)).all()
+    code = request.args.get("round")
+    rnd = next((r for r in rounds if r.code == code), None) or configured_round()
+    if rnd is None:
+        abort(404)
+    labels = {"district": district_names(rnd), "priority": priority_names(rnd)}
+    return render_template(
+        "staff/budget.html",
+        overview=budget_domain.overview(rnd, labels),
+        rounds=rounds,
+    )

@@ -1,0 +1,139 @@
+"""Every staff and review route, GET and POST, as anonymous, applicant (status-link session),
+reviewer, staff, admin and deactivated user: redirect to login, 403 or an answer.
+
+POSTs carry a valid CSRF token of the client's session, so what is tested is the role check,
+not the CSRF check. Form data is deliberately incomplete where a valid form would change the
+case, so the same case serves every request of the matrix.
+"""
+
+from __future__ import annotations
+
+import pathlib
+
+import pytest
+
+from app import auth, workflow
+from app.extensions import db
+from tests.factories import create_application
+from tests.fixtures.auth import PASSWORD, login
+from tests.fixtures.workspace import add_check, csrf_from
+
+ROLES = ("anonymous", "applicant", "reviewer", "staff", "admin", "deactivated")
+LOGIN, FORBIDDEN, OK = "login", "403", "ok"
+
+
+def routes(case_id: int, result_id: int, other_id: int) -> list[tuple[str, str, dict, str]]:
+    """(method, url, form data, area); area "staff" = staff/admin, "review" = +reviewers,
+    "other" = a case the reviewer has no business with."""
+    c, o = f"/staff/cases/{case_id}", f"/staff/cases/{other_id}"
+    r, ro = f"/review/cases/{case_id}", f"/review/cases/{other_id}"
+    return [
+        ("GET", "/staff/", {}, "staff"),
+        ("GET", "/staff/cases", {}, "staff"),
+        ("GET", "/staff/cases?state=submitted&sort=amount", {}, "staff"),
+        ("GET", "/staff/cases/export.csv", {}, "staff"),
+        ("GET", "/staff/cases/export.xlsx", {}, "staff"),
+        ("GET", "/staff/budget", {}, "staff"),
+        ("GET", c, {}, "staff"),
+        ("GET", o, {}, "staff"),
+        ("GET", f"{c}/aktion/reject", {}, "staff"),
+        ("GET", f"{c}/aktion/mark_reviewed", {}, "staff"),
+        ("POST", f"{c}/aktion/reject", {"reason": ""}, "staff"),
+        ("POST", f"{c}/aktion/mark_reviewed", {}, "staff"),
+        ("POST", f"{o}/aktion/fund", {"granted_amount": "1"}, "staff"),
+        ("POST", f"{c}/pruefung/{result_id}", {"outcome": "pass", "comment": ""}, "staff"),
+        ("POST", f"{c}/gutachten-anfragen", {}, "staff"),
+        ("GET", "/review/", {}, "review"),
+        ("GET", r, {}, "review"),
+        ("GET", f"{c}/anhang", {}, "review"),
+        ("POST", r, {"recommendation": "approve"}, "review"),
+        ("GET", ro, {}, "other"),
+        ("GET", f"{o}/anhang", {}, "other"),
+        ("POST", ro, {"recommendation": "approve"}, "other"),
+        ("POST", f"{ro}/interessenkonflikt", {}, "other"),
+        ("POST", f"{r}/interessenkonflikt", {}, "review"),  # last: it records something
+    ]
+
+
+def expected(role: str, area: str) -> str:
+    if role in ("anonymous", "applicant", "deactivated"):
+        return LOGIN
+    if role == "reviewer":
+        return FORBIDDEN if area in ("staff", "other") else OK
+    return OK
+
+
+def classify(response) -> str:
+    if response.status_code in (301, 302, 303) and "/login" in response.headers["Location"]:
+        return LOGIN
+    if response.status_code == 403:
+        return FORBIDDEN
+    assert response.status_code in (200, 302, 409, 422), response.status_code
+    return OK
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_access_matrix(app, role, make_user, client_for):
+    application, token = create_application()
+    check = add_check(application, {"region": "pass", "rate": "fail"})
+    result_id = check.results[0].id
+    upload_dir = pathlib.Path(app.config["UPLOAD_DIR"])
+    upload_dir.mkdir(parents=True, exist_ok=True)
+    for case in (application,):
+        (upload_dir / f"case{case.id}.pdf").write_bytes(b"%PDF-1.4\n%x\n")
+        case.attachment_name = f"case{case.id}.pdf"
+    staff = make_user("staff", email="boss@example.org")
+    # another case, already decided, that the reviewer was never involved in
+    other, other_token = create_application(title="Fremder Antrag")
+    (upload_dir / "other.pdf").write_bytes(b"%PDF-1.4\n%y\n")
+    other.attachment_name = "other.pdf"
+    workflow.apply_transition(other, "reject", user=staff, reason="Passt nicht.")
+    db.session.commit()
+
+    client = client_for(None)
+    if role == "applicant":
+        # the applicant's session: opened through the status link of the first case
+        assert client.get(f"/status/{token}").status_code == 200
+    elif role in ("reviewer", "staff", "admin"):
+        client = client_for(make_user(role))
+    elif role == "deactivated":
+        user = make_user("staff", email="gone@example.org")
+        assert login(client, user.email, PASSWORD).status_code == 302
+        assert client.get("/staff/cases").status_code == 200
+        auth.deactivate(user)
+        db.session.commit()
+    token_value = csrf_from(client.get("/login", follow_redirects=True).get_data(as_text=True))
+
+    outcomes = {}
+    for method, url, data, area in routes(application.id, result_id, other.id):
+        if method == "GET":
+            response = client.get(url)
+        else:
+            response = client.post(url, data={**data, "csrf_token": token_value})
+        response.close()
+        outcomes[(method, url)] = (classify(response), expected(role, area))
+    wrong = {k: v for k, v in outcomes.items() if v[0] != v[1]}
+    assert not wrong, wrong
+
+    # nothing in the matrix changed either case's state
+    db.session.expire_all()
+    assert db.session.get(type(application), application.id).state == "submitted"
+    assert db.session.get(type(other), other.id).state == "rejected"
+    assert other_token != token
+
+
+def test_reviewer_post_to_transition_is_refused(app, reviewer_user, client_for, staff_user):
+    application, _ = create_application()
+    reviewer = client_for(reviewer_user)
+    token_value = csrf_from(reviewer.get("/review/").get_data(as_text=True))
+    for action in ("mark_reviewed", "reject", "fund", "reopen"):
+        response = reviewer.post(
+            f"/staff/cases/{application.id}/aktion/{action}",
+            data={"csrf_token": token_value, "reason": "x", "granted_amount": "1.000"},
+        )
+        assert response.status_code == 403
+    db.session.expire_all()
+    assert db.session.get(type(application), application.id).state == "submitted"
+    # and the domain refuses a reviewer even if a view forgot the role check
+    with pytest.raises(workflow.TransitionError):
+        workflow.apply_transition(application, "reject", user=reviewer_user, reason="x")

@@ -1,0 +1,260 @@
+"""Staff workspace: case list (filters, search, sort, pages, constant queries), exports, the
+case page with attachment, eligibility override, reviewer requests and transition preview."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import pathlib
+
+import pytest
+from openpyxl import load_workbook
+from sqlalchemy import select
+
+from app import exports
+from app.extensions import db
+from app.models import Application, Event, Notification, ReviewRequest
+from app.programmes import configured_round
+from tests.factories import create_application
+from tests.fixtures.workspace import add_check, bulk_insert_cases, count_queries
+
+
+@pytest.fixture
+def staff(staff_user, client_for):
+    return client_for(staff_user)
+
+
+def test_case_list_filters_search_and_sort(app, staff):
+    a, _ = create_application(org_name="Alpha Bildung e. V.", title="Pflege stärken")
+    b, _ = create_application(
+        org_name="Beta gGmbH",
+        legal_form="ggmbh",
+        title="Digitale Werkstatt",
+        districts=["03351"],
+        priorities=["5.1"],
+        project_type="weiterbildung",
+        personnel_costs=3_000_000,
+        other_costs=1_000_000,
+        own_funds=1_200_000,
+        third_party_funds=0,
+        requested_grant=2_800_000,
+    )
+    b.eligibility_outcome = "not_eligible"
+    db.session.commit()
+
+    def refs(**args):
+        html = staff.get("/staff/cases", query_string=args).get_data(as_text=True)
+        return [r for r in (a.reference, b.reference) if r in html]
+
+    assert refs() == [a.reference, b.reference]
+    assert refs(district="03351") == [b.reference]
+    assert refs(priority="1.1") == [a.reference]
+    assert refs(project_type="weiterbildung") == [b.reference]
+    assert refs(eligibility="not_eligible") == [b.reference]
+    assert refs(eligibility="pending") == [a.reference]
+    assert refs(state="funded") == []
+    assert refs(q="beta") == [b.reference]  # case-insensitive, organisation
+    assert refs(q="WERKSTATT") == [b.reference]  # title
+    assert refs(q=a.reference.lower()) == [a.reference]  # reference
+    assert refs(q="100%") == []  # LIKE wildcards are escaped
+    # amount ascending: b (28.000 €) before a (70.000 €)
+    html = staff.get("/staff/cases?sort=amount&dir=asc").get_data(as_text=True)
+    assert html.index(b.reference) < html.index(a.reference)
+    html = staff.get("/staff/cases?sort=amount&dir=desc").get_data(as_text=True)
+    assert html.index(a.reference) < html.index(b.reference)
+    # a sort outside the whitelist falls back to the default instead of failing
+    assert staff.get("/staff/cases?sort=contact_email;drop&dir=sideways").status_code == 200
+
+
+def test_case_list_queries_do_not_grow_with_cases(app, staff):
+    rnd = configured_round()
+    bulk_insert_cases(10, rnd)
+    staff.get("/staff/cases")  # warm up: the first request loads templates etc.
+    # each request runs in its own app context and session (WorkspaceClient): a cold start
+    with count_queries() as few:
+        small = staff.get("/staff/cases?district=03358&sort=amount")
+    assert small.status_code == 200
+    bulk_insert_cases(9_990, rnd, start=10)
+    assert db.session.scalar(select(db.func.count(Application.id))) == 10_000
+    with count_queries() as many:
+        large = staff.get("/staff/cases?district=03358&sort=amount")
+    assert large.status_code == 200
+    assert len(many) == len(few), (few, many)
+    assert "Seite 1 von" in large.get_data(as_text=True)
+    # the last page too
+    with count_queries() as last:
+        assert staff.get("/staff/cases?page=400").status_code == 200
+    assert len(last) == len(few)
+
+
+def test_pagination(app, staff):
+    bulk_insert_cases(30, configured_round())
+    first = staff.get("/staff/cases?sort=reference&dir=asc").get_data(as_text=True)
+    second = staff.get("/staff/cases?sort=reference&dir=asc&page=2").get_data(as_text=True)
+    assert "NON-B000000" in first and "NON-B000025" not in first
+    assert "NON-B000025" in second and "NON-B000000" not in second
+    assert "Seite 2 von 2" in second
+    assert 'rel="prev"' in second
+
+
+def test_exports_csv_and_xlsx(app, staff):
+    a, _ = create_application(org_name='=HYPERLINK("http://evil")', title="@SUM(1)")
+    create_application(org_name="Ruhig e. V.", districts=["03351"])
+    response = staff.get("/staff/cases/export.csv?district=03358")
+    assert response.status_code == 200
+    assert response.headers["Content-Disposition"].startswith("attachment;")
+    body = response.data
+    assert body.startswith("\ufeff".encode())
+    rows = list(csv.reader(io.StringIO(body.decode("utf-8-sig")), delimiter=";"))
+    header, *data = rows
+    assert header[0] == "Aktenzeichen" and "Beantragter Zuschuss" in header
+    assert len(data) == 1  # the filter applies
+    row = dict(zip(header, data[0], strict=True))
+    assert row["Organisation"].startswith("'=")  # formula injection neutralised
+    assert row["Projekttitel"] == "'@SUM(1)"
+    assert row["Beantragter Zuschuss"] == "70000,00"
+    assert row["Projektbeginn"] == a.start_date.strftime("%d.%m.%Y")
+
+    response = staff.get("/staff/cases/export.xlsx")
+    assert response.status_code == 200
+    sheet = load_workbook(io.BytesIO(response.data)).active
+    header = [c.value for c in sheet[1]]
+    assert header == exports.headers()
+    values = {
+        r[0]: dict(zip(header, r, strict=True))
+        for r in sheet.iter_rows(min_row=2, values_only=True)
+    }
+    row = values[a.reference]
+    assert row["Beantragter Zuschuss"] == 70000  # a number, in euros
+    assert isinstance(row["Projektbeginn"], dt.datetime | dt.date)
+    assert row["Organisation"].startswith("'=")
+    money_cell = sheet.cell(row=2, column=header.index("Beantragter Zuschuss") + 1)
+    assert "€" in money_cell.number_format
+
+
+def test_case_page_shows_everything(app, staff, post_form):
+    application, _ = create_application(contact_phone="04131 999")
+    add_check(application, {"region": "pass", "priority": "remark", "rate": "fail"})
+    page = staff.get(f"/staff/cases/{application.id}")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    for text in (
+        application.title,
+        application.org_name,
+        "04131 999",
+        "Regionaler Bezug",
+        "Förderfähigkeitsprüfung",
+        "Regel rate",
+        "E-Mail-Protokoll",
+        "Verlauf",
+        "Eingangsbestätigung",  # the receipt email, as recorded
+        "Als begutachtet markieren",
+        "Ablehnen",
+    ):
+        assert text in html, text
+    assert "Bewilligen" not in html  # not allowed from "submitted"
+    assert page.headers["Cache-Control"] == "no-store"
+
+
+def test_override_rule_recomputes_outcome_and_logs(app, staff, post_form, staff_user):
+    application, _ = create_application()
+    check = add_check(application, {"region": "pass", "rate": "fail"})
+    rate = next(r for r in check.results if r.rule == "rate")
+    url = f"/staff/cases/{application.id}"
+    missing = post_form(staff, url, f"{url}/pruefung/{rate.id}", {"outcome": "pass"})
+    assert missing.status_code == 302
+    db.session.expire_all()
+    assert db.session.get(Application, application.id).eligibility_outcome == "not_eligible"
+
+    response = post_form(
+        staff,
+        url,
+        f"{url}/pruefung/{rate.id}",
+        {"outcome": "remark", "comment": "Personalkosten telefonisch geklärt."},
+        follow_redirects=True,
+    )
+    assert response.status_code == 200
+    db.session.expire_all()
+    application = db.session.get(Application, application.id)
+    assert application.eligibility_outcome == "remarks"
+    event = db.session.scalar(
+        select(Event).filter_by(application_id=application.id, kind="override")
+    )
+    assert event.actor_id == staff_user.id and "telefonisch geklärt" in event.comment
+    assert "telefonisch geklärt" in response.get_data(as_text=True)
+    # a result of another case is not reachable through this case's URL
+    other, _ = create_application(title="Anderes Projekt")
+    assert (
+        post_form(
+            staff,
+            url,
+            f"/staff/cases/{other.id}/pruefung/{rate.id}",
+            {"outcome": "pass", "comment": "x"},
+        ).status_code
+        == 404
+    )
+
+
+def test_attachment_download(app, staff, client_for, reviewer_user):
+    application, _ = create_application()
+    upload_dir = app.config["UPLOAD_DIR"]
+    pathlib.Path(upload_dir).mkdir(parents=True, exist_ok=True)
+    (pathlib.Path(upload_dir) / "abc123.pdf").write_bytes(b"%PDF-1.4\n%test\n")
+    application.attachment_name = "abc123.pdf"
+    application.attachment_original_name = "Projektbeschreibung.pdf"
+    application.attachment_size = 15
+    db.session.commit()
+    url = f"/staff/cases/{application.id}/anhang"
+    for client in (staff, client_for(reviewer_user)):
+        response = client.get(url)
+        assert response.status_code == 200
+        assert response.data.startswith(b"%PDF")
+        assert response.headers["Content-Disposition"].startswith("attachment;")
+        assert "Projektbeschreibung.pdf" in response.headers["Content-Disposition"]
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+        response.close()
+    assert client_for(None).get(url).status_code == 302
+
+
+def test_request_reviewers_sends_each_a_link(app, staff, post_form, make_user):
+    application, _ = create_application()
+    r1 = make_user("reviewer", email="r1@example.org", name="Rita Eins")
+    r2 = make_user("reviewer", email="r2@example.org", name="Rolf Zwei")
+    url = f"/staff/cases/{application.id}"
+    response = post_form(
+        staff,
+        url,
+        f"{url}/gutachten-anfragen",
+        {"reviewers": [r1.id, r2.id]},
+        follow_redirects=True,
+    )
+    assert response.status_code == 200
+    assert "Rita Eins" in response.get_data(as_text=True)
+    requests = db.session.scalars(select(ReviewRequest).filter_by(application_id=application.id))
+    assert {r.reviewer_id for r in requests} == {r1.id, r2.id}
+    mails = db.session.scalars(
+        select(Notification).filter_by(application_id=application.id, kind="review_request")
+    ).all()
+    assert {m.recipient for m in mails} == {"r1@example.org", "r2@example.org"}
+    assert all(f"/review/cases/{application.id}" in m.body_text for m in mails)
+    assert all(m.body_text.count(app.config["BASE_URL"]) >= 1 for m in mails)
+    # asking again sends nothing new
+    post_form(staff, url, f"{url}/gutachten-anfragen", {"reviewers": [r1.id]})
+    assert (
+        db.session.scalar(select(db.func.count(Notification.id)).filter_by(kind="review_request"))
+        == 2
+    )
+
+
+def test_transition_confirmation_previews_emails(app, staff):
+    application, _ = create_application(contact_email="antrag@traeger.example")
+    page = staff.get(f"/staff/cases/{application.id}/aktion/reject")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert "Diese E-Mails werden gesendet" in html
+    assert "antrag@traeger.example" in html
+    assert 'name="reason"' in html
+    withdraw = staff.get(f"/staff/cases/{application.id}/aktion/withdraw")
+    assert withdraw.status_code == 404  # the applicant's step, not staff's
+    assert staff.get(f"/staff/cases/{application.id}/aktion/fund").status_code == 409
