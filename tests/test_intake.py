@@ -450,3 +450,10 @@ def test_no_half_stored_rows_when_commit_fails(app, client, monkeypatch):
     assert count(Application) == 0
     assert count(Event) == 0
     assert count(ApplicationDistrict) == 0
+
+
+def test_control_characters_are_dropped_not_stored(client):
+    submit_via_form(client, title="Projekt\x00 mit\x07 Steuerzeichen", city="Lüne\x00burg")
+    application = db.session.scalar(select(Application))
+    assert application.title == "Projekt mit Steuerzeichen"
+    assert application.city == "Lüneburg"

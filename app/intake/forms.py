@@ -180,8 +180,12 @@ def _phone(form, field):
         )
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
 def _strip(value):
-    return value.strip() if isinstance(value, str) else value
+    """Trim, and drop control characters (NUL cannot be stored in PostgreSQL text)."""
+    return _CONTROL.sub("", value).strip() if isinstance(value, str) else value
 
 
 def _required(message=None):
