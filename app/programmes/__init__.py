@@ -112,6 +112,7 @@ def sync_rounds(directory: Path = PROGRAMME_DIR) -> list[FundingRound]:
             db.session.add(row)
         else:
             if values["budget_cents"] < row.committed_cents:
+                db.session.rollback()  # all rounds or none
                 raise ProgrammeError(
                     f"{values['code']}: new budget is below the funds already committed"
                 )
