@@ -66,40 +66,18 @@ def valid_form_data(**overrides: Any) -> dict[str, Any]:
 
 
 def application_fields(**overrides: Any) -> dict[str, Any]:
-    """The same application as model values (cents, dates), for the domain function."""
-    fields: dict[str, Any] = {
-        "org_name": "Bildungswerk Heide e. V.",
-        "legal_form": "ev",
-        "street": "Am Sande 1",
-        "postcode": "21335",
-        "city": "Lüneburg",
-        "contact_name": "Erika Mustermann",
-        "contact_email": "erika@bildungswerk-heide.example",
-        "contact_phone": "04131 123456",
-        "vat_deductible": False,
-        "title": "Fachkräfte für die Pflege im Heidekreis",
-        "summary": "Wir qualifizieren Quereinsteigerinnen für die Pflege.",
-        "description": "Ausgangslage, Ziele, Maßnahmen und Zeitplan des Projekts.",
-        "target_groups": "Quereinsteigerinnen und Quereinsteiger, 40 Personen",
-        "project_type": "struktur",
-        "priorities": ["1.1", "2.1"],
-        "districts": ["03358", "03355"],
-        "regional_reference": valid_form_data()["regional_reference"],
-        "strategy_contribution": "Das Projekt setzt Ziel 2.1 der regionalen Strategie um.",
-        "partners": "Pflegeheim Soltau gGmbH",
-        "start_date": _future(60),
-        "end_date": _future(60 + 365),
-        "personnel_costs": 8_000_000,
-        "other_costs": 2_000_000,
-        "own_funds": 2_000_000,
-        "third_party_funds": 1_000_000,
-        "requested_grant": 7_000_000,
-        "decl_not_started": True,
-        "decl_subsidy_facts": True,
-        "decl_privacy": True,
-        "decl_truthful": True,
-        "language": "de",
-    }
+    """The same application as model values (cents, dates, booleans), for the domain function."""
+    from app.intake.forms import GermanDateField, parse_money
+    from app.models import DECLARATIONS, MONEY_FIELDS
+
+    fields: dict[str, Any] = valid_form_data()
+    for name in MONEY_FIELDS:
+        fields[name] = parse_money(fields[name])
+    for name in ("start_date", "end_date"):
+        fields[name] = dt.datetime.strptime(fields[name], GermanDateField.formats[0]).date()
+    for name in DECLARATIONS:
+        fields[name] = True
+    fields["vat_deductible"] = fields["vat_deductible"] == "y"
     fields.update(overrides)
     return fields
 
