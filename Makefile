@@ -19,9 +19,9 @@ PYTEST_ARGS ?=
 
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: install translations db run test lint lock
+.PHONY: install compile-translations translations db run test lint lock
 
-install: $(STAMP) translations
+install: $(STAMP) compile-translations
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,9 +37,22 @@ $(STAMP): $(LOCK) pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $@
 
-translations: | $(STAMP)
+compile-translations: | $(STAMP)
 	@if compgen -G "translations/*/LC_MESSAGES/*.po" > /dev/null; then \
 		$(BIN)/pybabel compile -d translations --statistics; \
+	fi
+
+# After adding or changing German texts: re-extract every msgid (babel.cfg says from where)
+# and merge them into the English catalog; then translate the new entries in
+# translations/en/LC_MESSAGES/messages.po (tests/test_translations.py lists any still missing).
+# messages.pot is a by-product and stays out of git.
+translations: | $(STAMP)
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -k lazy_ngettext:1,2 \
+		--sort-by-file -o messages.pot .
+	@if [ -f translations/en/LC_MESSAGES/messages.po ]; then \
+		$(BIN)/pybabel update -i messages.pot -d translations -l en --no-fuzzy-matching --ignore-obsolete; \
+	else \
+		$(BIN)/pybabel init -i messages.pot -d translations -l en; \
 	fi
 
 # Schema, funding rounds, demo accounts: all idempotent, so `make run` repeats them safely
