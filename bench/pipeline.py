@@ -1,0 +1,262 @@
+"""Benchmark of the background pipeline: form → outbox → RQ → checks and emails.
+
+    .venv/bin/python bench/pipeline.py [--n 1000] [--database sqlite|postgresql]
+
+Starts its own real services (redis-server, an aiosmtpd sink, SQLite file or a throwaway
+PostgreSQL), then measures on this machine:
+
+1. baselines: RQ's own ``SimpleWorker`` running a no-op job (jobs/s) and a bare SMTP send
+   to the same sink, one connection per message as the pipeline does it (sends/s);
+2. a burst of ``n`` submissions through the form (test client: GET form, POST check, POST
+   submit, GET confirmation) with the real worker ``python -m workers`` running beside it:
+   submissions/s, and the time from submission to the receipt and to the eligibility email
+   (median, p95);
+3. drain rate: ``n`` more submissions queued with no worker running, then one
+   ``python -m workers --burst`` (in-process, the default) and one ``--fork``:
+   pipeline jobs/s (4 jobs per submission: check, receipt, staff notice, result email),
+   compared with the no-op rate (target: at least a quarter of it); for context also RQ's
+   forking ``Worker`` running the no-op job.
+Figures go to docs/pipeline.md by hand.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import smtplib
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from email.message import EmailMessage
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from rq import Queue, SimpleWorker, Worker  # noqa: E402
+from sqlalchemy import func, select  # noqa: E402
+
+from tests import services  # noqa: E402
+
+
+def noop() -> None:
+    """The baseline job."""
+
+
+class TimedHandler(services.RecordingHandler):
+    """The test sink, also noting when each Message-ID arrived."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.arrived_at: dict[str, float] = {}
+
+    async def handle_DATA(self, server, session, envelope):
+        result = await super().handle_DATA(server, session, envelope)
+        with self.lock:
+            message = self.messages[-1]
+            self.arrived_at[str(message["Message-ID"])] = time.time()
+        return result
+
+
+def pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+def baseline_noop(redis_url: str, n: int, worker_class=SimpleWorker) -> float:
+    from redis import Redis
+
+    conn = Redis.from_url(redis_url)
+    conn.flushall()
+    queue = Queue("bench-noop", connection=conn)
+    for _ in range(n):
+        queue.enqueue("bench.pipeline.noop", result_ttl=0)  # importable by name
+    worker = worker_class([queue], connection=conn)
+    started = time.perf_counter()
+    worker.work(burst=True, logging_level="WARNING")
+    elapsed = time.perf_counter() - started
+    conn.flushall()
+    return n / elapsed
+
+
+def baseline_smtp(port: int, n: int) -> tuple[float, float]:
+    timings = []
+    for i in range(n):
+        message = EmailMessage()
+        message["From"] = "bench@localhost"
+        message["To"] = "sink@localhost"
+        message["Subject"] = f"baseline {i}"
+        message.set_content("x" * 1500)
+        started = time.perf_counter()
+        with smtplib.SMTP("127.0.0.1", port, timeout=10) as smtp:
+            smtp.send_message(message)
+        timings.append(time.perf_counter() - started)
+    return n / sum(timings), statistics.median(timings)
+
+
+def worker_env(app) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        APP_ENV="testing",
+        DATABASE_URL=app.config["SQLALCHEMY_DATABASE_URI"],
+        REDIS_URL=app.config["REDIS_URL"],
+        RATELIMIT_STORAGE_URI="memory://",
+        MAIL_SERVER="127.0.0.1",
+        MAIL_PORT=str(app.config["MAIL_PORT"]),
+        UPLOAD_DIR=app.config["UPLOAD_DIR"],
+        WORKER_LOG_LEVEL="WARNING",
+        OUTBOX_REDISPATCH_AFTER_SECONDS="600",  # the bench measures the direct path
+        PYTHONPATH=str(ROOT),
+    )
+    return env
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--n", type=int, default=1000)
+    parser.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite")
+    args = parser.parse_args()
+    n = args.n
+
+    from app import create_app
+    from app.extensions import db
+    from app.models import Application, Notification, OutboxItem
+    from app.programmes import sync_rounds
+    from config import TestingConfig
+    from tests.factories import create_application, submit_via_form
+
+    tmp = Path(tempfile.mkdtemp(prefix="non-bench-"))
+    redis = services.RedisServer()
+    redis.start()
+    smtp = services.SMTPServer()
+    smtp.handler = TimedHandler()
+    smtp.start()
+    pg = None
+    if args.database == "postgresql":
+        pg = services.PostgresServer()
+        pg.start()
+        uri = services.create_database(pg.url, "non_bench")
+    else:
+        uri = f"sqlite:///{tmp / 'bench.sqlite'}"
+    try:
+        app = create_app(
+            TestingConfig(),
+            SQLALCHEMY_DATABASE_URI=uri,
+            REDIS_URL=redis.url,
+            MAIL_SERVER="127.0.0.1",
+            MAIL_PORT=smtp.port,
+            UPLOAD_DIR=str(tmp / "uploads"),
+            RATELIMIT_STORAGE_URI="memory://",
+        )
+        with app.app_context():
+            db.create_all()
+            sync_rounds()
+
+        print(f"machine: {os.cpu_count()} cores; database: {args.database}; n = {n}")
+        noop_rate = baseline_noop(redis.url, max(n, 1000))
+        print(f"baseline  RQ SimpleWorker no-op job: {noop_rate:8.1f} jobs/s")
+        fork_rate = baseline_noop(redis.url, 300, Worker)
+        print(f"(context) RQ forking Worker no-op job: {fork_rate:8.1f} jobs/s")
+        smtp_rate, smtp_median = baseline_smtp(smtp.port, 200)
+        print(
+            f"baseline  bare SMTP send to the sink: {smtp_rate:8.1f} sends/s "
+            f"(median {smtp_median * 1000:.1f} ms)"
+        )
+        smtp.clear()
+        smtp.handler.arrived_at.clear()
+        env = worker_env(app)
+
+        # --- 1. submissions through the form with the real worker running beside them ---
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "workers"], env=env, cwd=ROOT, stderr=subprocess.DEVNULL
+        )
+        client = app.test_client()
+        with app.app_context():
+            started = time.perf_counter()
+            for i in range(n):
+                # Distinct organisations: the duplicate rule compares titles within one
+                # organisation, and a thousand applications of one carrier is not realistic.
+                response, reference, _token = submit_via_form(
+                    client,
+                    org_name=f"Träger {i} gGmbH",
+                    title=f"Bench-Projekt {i}",
+                    language="en" if i % 5 == 0 else "de",
+                )
+                assert response.status_code == 200 and reference, response.status_code
+                db.session.commit()  # end our read transaction (SQLite write lock)
+            submit_elapsed = time.perf_counter() - started
+            print(
+                f"form      {n} submissions through the form: {n / submit_elapsed:8.1f} "
+                f"submissions/s ({submit_elapsed:.1f} s)"
+            )
+            smtp.wait_for(3 * n, timeout=600)
+            drained = time.perf_counter() - started
+            worker.terminate()
+            worker.wait(30)
+            rows = db.session.execute(
+                select(Notification.message_id, Notification.kind, Application.submitted_at).join(
+                    Application, Application.id == Notification.application_id
+                )
+            ).all()
+            latency: dict[str, list[float]] = {"receipt": [], "eligibility_result": []}
+            for message_id, kind, submitted_at in rows:
+                arrived = smtp.handler.arrived_at.get(message_id)
+                if kind in latency and arrived is not None:
+                    latency[kind].append(arrived - submitted_at.timestamp())
+            for kind, values in latency.items():
+                print(
+                    f"latency   submission → {kind:18s}: median {statistics.median(values):6.2f} s,"
+                    f" p95 {pct(values, 95):6.2f} s  ({len(values)} emails)"
+                )
+            print(f"          all {3 * n} emails delivered {drained:.1f} s after the first submit")
+            waiting = db.session.scalar(
+                select(func.count(OutboxItem.id)).where(OutboxItem.status != "done")
+            )
+            print(f"          outbox rows not done: {waiting}")
+            db.session.commit()
+
+        # --- 2. drain rate: jobs queued first, then one burst worker -------------------------
+        for mode in ("fork", "in-process"):
+            smtp.clear()
+            with app.app_context():
+                for i in range(n):
+                    create_application(org_name=f"Träger {mode} {i}", title=f"Drain {i}")
+                db.session.commit()
+            empty = time.perf_counter()
+            subprocess.run(
+                [sys.executable, "-c", "import app, workers.jobs; app.create_app()"],
+                env=env,
+                cwd=ROOT,
+                check=True,
+            )
+            startup = time.perf_counter() - empty
+            flags = ["--burst"] + (["--fork"] if mode == "fork" else [])
+            started = time.perf_counter()
+            subprocess.run(
+                [sys.executable, "-m", "workers", *flags],
+                env=env,
+                cwd=ROOT,
+                check=True,
+                stderr=subprocess.DEVNULL,
+            )
+            elapsed = time.perf_counter() - started - startup
+            smtp.wait_for(3 * n, timeout=60)
+            rate = 4 * n / elapsed
+            print(
+                f"drain     {mode:6s} worker: {4 * n} jobs in {elapsed:.1f} s (start-up "
+                f"{startup:.1f} s excluded): {rate:8.1f} jobs/s = {rate / noop_rate:.2f} × "
+                f"SimpleWorker no-op, {rate / fork_rate:.2f} × forking no-op"
+            )
+    finally:
+        smtp.stop()
+        redis.close()
+        if pg is not None:
+            pg.stop()
+
+
+if __name__ == "__main__":
+    threading.current_thread().name = "bench"
+    main()

@@ -1,0 +1,221 @@
+"""Emails: recorded with the change, rendered in the applicant's language, delivered once.
+
+Delivery runs through a real RQ worker (in-process ``AppSimpleWorker``, built as
+``python -m workers`` builds its own) against a real Redis and a real aiosmtpd server.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from sqlalchemy import func, select, update
+
+from app import clock, notifications
+from app.extensions import db
+from app.models import Notification, OutboxItem, User
+from app.workflow import TRANSITIONS, apply_transition
+from tests.factories import create_application
+from tests.fixtures.pipeline import drain
+
+
+def _notifications(**filters) -> list[Notification]:
+    db.session.expire_all()
+    return list(
+        db.session.scalars(select(Notification).filter_by(**filters).order_by(Notification.id))
+    )
+
+
+def _staff() -> User:
+    user = User(email="sb@example.org", name="Sachbearbeitung", password_hash="x", role="staff")
+    db.session.add(user)
+    db.session.commit()
+    return user
+
+
+def test_submission_records_receipt_staff_notice_and_check(app):
+    application, token = create_application()
+    rows = _notifications(application_id=application.id)
+    assert [(n.kind, n.recipient, n.language, n.status) for n in rows] == [
+        ("receipt", "erika@bildungswerk-heide.example", "de", "pending"),
+        ("staff_new", "staff@example.org", "de", "pending"),
+    ]
+    receipt = rows[0]
+    assert application.reference in receipt.subject
+    assert f"https://foerderung.example.org/status/{token}" in receipt.body_text
+    assert f'href="https://foerderung.example.org/status/{token}"' in receipt.body_html
+    assert "70.000,00" in receipt.body_text  # the requested grant, German format
+    assert "Heidekreis" in receipt.body_text and "Lüneburg" in receipt.body_text
+    assert receipt.message_id.startswith("<") and receipt.message_id.endswith(
+        "@foerderung.example.org>"
+    )
+    staff = rows[1]
+    assert "wird geprüft" in staff.body_text
+    assert f"https://foerderung.example.org/staff/cases/{application.id}" in staff.body_text
+    # the staff notice carries no contact details of the applicant's staff
+    assert "Erika" not in staff.body_text and "04131" not in staff.body_text
+    jobs = db.session.execute(
+        select(OutboxItem.job, OutboxItem.payload).order_by(OutboxItem.id)
+    ).all()
+    assert [j for j, _p in jobs] == ["check_eligibility", "send_notification", "send_notification"]
+    assert jobs[0][1] == {"application_id": application.id}
+
+
+def test_english_applicant_gets_english_subject_and_date_format(app):
+    application, _token = create_application(language="en")
+    receipt = _notifications(application_id=application.id, kind="receipt")[0]
+    assert receipt.language == "en"
+    # No English catalog yet: the German msgid stands, but numbers follow the locale.
+    assert "€70,000.00" in receipt.body_text
+
+
+def test_links_come_from_base_url_not_the_request(app, client):
+    application, token = create_application()
+    with app.test_request_context("/", base_url="https://evil.example"):
+        assert notifications.status_url(token).startswith("https://foerderung.example.org/")
+        links = notifications.staff_action_links(application)
+    assert links["case"] == f"https://foerderung.example.org/staff/cases/{application.id}"
+    assert all(url.startswith("https://foerderung.example.org/") for url in links.values())
+
+
+@pytest.mark.parametrize(
+    ("action", "expected"),
+    [
+        ("submit", [("receipt", "applicant"), ("staff_new", "staff@example.org")]),
+        ("mark_reviewed", [("reviewed", "applicant")]),
+        ("fund", [("funded", "applicant")]),
+        ("reject", [("rejected", "applicant")]),
+        ("withdraw", [("withdrawn", "staff@example.org")]),
+        ("reopen", []),
+    ],
+)
+def test_preview_for_transition(app, action, expected):
+    application, _token = create_application()
+    preview = notifications.preview_for_transition(application, action)
+    assert preview == [
+        (kind, application.contact_email if to == "applicant" else to) for kind, to in expected
+    ]
+    assert set(TRANSITIONS) == {
+        "submit", "mark_reviewed", "fund", "reject", "reopen", "withdraw"
+    }  # fmt: skip
+
+
+def test_every_transition_records_the_emails_its_preview_promised(app, monkeypatch):
+    staff = _staff()
+    application, _token = create_application()
+    monkeypatch.setattr("app.workflow._needs_review", lambda *a: None)
+    monkeypatch.setattr("app.workflow._needs_valid_grant", lambda *a: None)
+    monkeypatch.setattr(
+        "app.workflow.TRANSITIONS",
+        {k: t.__class__(**{**t.__dict__, "checks": ()}) for k, t in TRANSITIONS.items()},
+    )
+    steps = [
+        ("mark_reviewed", {}),
+        ("reopen", {"reason": "Noch eine Stellungnahme fehlt."}),
+        ("mark_reviewed", {}),
+        ("reject", {"reason": "Der Regionalbezug ist zu schwach."}),
+    ]
+    for action, kwargs in steps:
+        before = {n.id for n in _notifications(application_id=application.id)}
+        expected = notifications.preview_for_transition(application, action)
+        apply_transition(application, action, user=staff, **kwargs)
+        db.session.commit()
+        new = [n for n in _notifications(application_id=application.id) if n.id not in before]
+        assert [(n.kind, n.recipient) for n in new] == expected, action
+    rejected = _notifications(application_id=application.id, kind="rejected")[0]
+    assert "Der Regionalbezug ist zu schwach." in rejected.body_text
+
+    other, _ = create_application(title="Ein anderes Projekt")
+    apply_transition(other, "withdraw")
+    db.session.commit()
+    withdrawn = _notifications(application_id=other.id, kind="withdrawn")
+    assert [n.recipient for n in withdrawn] == ["staff@example.org"]
+
+
+def test_funded_email_names_granted_amount(app):
+    application, _token = create_application(language="en")
+    with db.session.no_autoflush:  # rendered only; never flushed
+        application.granted_amount = 5_000_000
+        subject, text, html = notifications.render(
+            "funded", application, "en", event=None, reason=None, links=None, check=None
+        )
+    db.session.rollback()
+    assert application.reference in subject
+    assert "€50,000.00" in text and "€50,000.00" in html
+
+
+def test_delivery_through_real_worker_and_smtp(app, smtp):
+    application, token = create_application()
+    drain(app)
+    messages = smtp.wait_for(3)
+    subjects = sorted(str(m["Subject"]) for m in messages)
+    assert len(messages) == 3, subjects
+    by_to = {str(m["To"]): m for m in messages}
+    staff = by_to["staff@example.org"]
+    assert application.reference in str(staff["Subject"])
+    receipt = next(m for m in messages if "Eingangsbestätigung" in str(m["Subject"]))
+    assert str(receipt["To"]) == "erika@bildungswerk-heide.example"
+    text = receipt.get_body(("plain",)).get_content()
+    html = receipt.get_body(("html",)).get_content()
+    assert token in text and token in html
+    assert receipt["Message-ID"] == _notifications(kind="receipt")[0].message_id
+    assert all(n.status == "sent" and n.sent_at for n in _notifications())
+    assert db.session.scalar(select(func.count()).where(OutboxItem.status != "done")) == 0
+
+
+def test_claim_is_one_conditional_update(app):
+    _application, _token = create_application()
+    note = _notifications(kind="receipt")[0]
+    assert notifications.claim(note.id) is True
+    assert notifications.claim(note.id) is False  # a second worker gets nothing
+    # ... until the claim is older than the timeout (the first worker died)
+    app.config["NOTIFICATION_CLAIM_TIMEOUT_SECONDS"] = 60
+    old = clock.now() - dt.timedelta(seconds=120)
+    db.session.execute(
+        update(Notification).where(Notification.id == note.id).values(claimed_at=old)
+    )
+    db.session.commit()
+    assert notifications.claim(note.id) is True
+    assert _notifications(kind="receipt")[0].attempts == 2
+
+
+def test_sent_notification_is_not_sent_again(app, smtp):
+    create_application()
+    note = _notifications(kind="receipt")[0]
+    assert notifications.deliver(note.id) == "sent"
+    assert notifications.deliver(note.id) == "sent"
+    assert len(smtp.messages) == 1
+
+
+def test_temporary_smtp_failure_is_retried_and_arrives(app, smtp, fast_pipeline):
+    create_application()
+    smtp.fail_next(1, code=451)
+    drain(app)
+    smtp.wait_for(3)
+    assert len(smtp.messages) == 3
+    notes = _notifications()
+    assert all(n.status == "sent" for n in notes)
+    assert sorted(n.attempts for n in notes) == [1, 1, 2]  # one email needed the retry
+
+
+def test_permanent_smtp_failure_marks_notification_failed(app, smtp, fast_pipeline):
+    create_application()
+    smtp.fail_always(550)
+    drain(app)
+    notes = _notifications()
+    assert notes and all(n.status == "failed" for n in notes)
+    assert all("550" in n.last_error and "Permanent failure" in n.last_error for n in notes)
+    assert all(n.attempts == 1 for n in notes)  # 5xx: no retries
+    assert smtp.messages == []
+
+
+def test_retries_exhausted_marks_notification_and_outbox_failed(app, smtp, fast_pipeline):
+    create_application()
+    smtp.fail_next(100, code=421)
+    drain(app)
+    notes = _notifications()
+    assert notes and all(n.status == "failed" for n in notes)
+    assert all("421" in n.last_error for n in notes)
+    assert all(n.attempts == 3 for n in notes)  # first try + 2 retries
+    failed = db.session.scalars(select(OutboxItem).filter_by(status="failed")).all()
+    assert len(failed) == len(notes) and all("421" in o.last_error for o in failed)

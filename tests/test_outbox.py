@@ -1,0 +1,182 @@
+"""The outbox: rows written with the change, enqueued on RQ after commit, re-dispatched when
+they wait too long, and marked done or failed by the jobs' callbacks."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from rq import Queue
+from rq.job import Job, JobStatus
+from sqlalchemy import select, update
+
+from app import clock, outbox
+from app.extensions import db
+from app.models import EligibilityCheck, Notification, OutboxItem
+from tests.factories import create_application
+from tests.fixtures.pipeline import drain
+
+
+def _rows() -> list[OutboxItem]:
+    db.session.expire_all()
+    return list(db.session.scalars(select(OutboxItem).order_by(OutboxItem.id)))
+
+
+def _queue(name: str, app) -> Queue:
+    return Queue(name, connection=outbox.redis_connection(app))
+
+
+def test_rows_are_enqueued_after_commit_with_retry_and_ttls(app):
+    app.config["OUTBOX_RETRY_INTERVALS"] = [5, 30, 120]
+    create_application()
+    rows = _rows()
+    assert [r.status for r in rows] == ["enqueued"] * 3
+    assert all(r.enqueued_at is not None for r in rows)
+    assert _queue("checks", app).job_ids == [rows[0].job_id]
+    assert _queue("emails", app).job_ids == [rows[1].job_id, rows[2].job_id]
+    job = Job.fetch(rows[0].job_id, connection=outbox.redis_connection(app))
+    assert job.func_name == "workers.jobs.check_eligibility"
+    assert job.kwargs == rows[0].payload
+    assert job.retries_left == 3 and job.retry_intervals == [5, 30, 120]
+    assert job.timeout == app.config["OUTBOX_JOB_TIMEOUT"]
+    assert job.result_ttl == app.config["OUTBOX_RESULT_TTL"]
+    assert job.failure_ttl == app.config["OUTBOX_FAILURE_TTL"]
+
+
+def test_nothing_is_enqueued_before_commit_or_after_rollback(app):
+    outbox.record("check_eligibility", application_id=12345)
+    db.session.flush()
+    assert _queue("checks", app).count == 0
+    db.session.rollback()
+    assert _queue("checks", app).count == 0
+    db.session.commit()  # a later commit does not resurrect the rolled-back row
+    assert _queue("checks", app).count == 0
+    assert _rows() == []
+
+
+def test_second_enqueue_is_harmless(app):
+    create_application()
+    rows = _rows()
+    again = [(r.id, r.job, r.queue, r.payload) for r in rows]
+    db.session.commit()  # as after a real commit: no transaction of ours holds SQLite's lock
+    assert outbox.dispatch(again) == 3
+    assert _queue("checks", app).count == 1
+    assert _queue("emails", app).count == 2
+    counts = outbox.redispatch_stale(dt.timedelta(0))
+    assert counts["requeued"] == 0 and counts["alive"] == 3
+    assert _queue("emails", app).count == 2
+
+
+def test_redis_down_commit_succeeds_rows_wait_then_redispatch(
+    app, redis_server, smtp, caplog, fast_pipeline
+):
+    redis_server.stop()
+    with caplog.at_level(logging.WARNING, logger="app.outbox"):
+        application, _token = create_application()
+    assert application.id is not None
+    assert [r.status for r in _rows()] == ["pending"] * 3
+    assert "Redis unreachable" in caplog.text
+    # the health check and the CLI show the waiting
+    assert outbox.status_summary()["pending"] == 3
+    redis_server.start()
+    counts = outbox.redispatch_stale(dt.timedelta(0))
+    assert counts["enqueued"] == 3
+    drain(app)
+    assert {r.status for r in _rows()} == {"done"}
+    smtp.wait_for(3)
+    assert len(smtp.messages) == 3
+
+
+def test_redispatch_waits_for_the_configured_age(app, redis_server):
+    redis_server.stop()
+    create_application()
+    redis_server.start()
+    app.config["OUTBOX_REDISPATCH_AFTER_SECONDS"] = 60
+    assert outbox.redispatch_stale()["enqueued"] == 0
+    old = clock.now() - dt.timedelta(seconds=61)
+    db.session.execute(update(OutboxItem).values(created_at=old))
+    db.session.commit()
+    assert outbox.redispatch_stale()["enqueued"] == 3
+
+
+def test_redispatch_requeues_vanished_and_abandoned_jobs(app, redis_server):
+    create_application()
+    conn = outbox.redis_connection(app)
+    rows = _rows()
+    # Redis lost everything (restart without persistence)
+    conn.flushall()
+    counts = outbox.redispatch_stale(dt.timedelta(0))
+    assert counts["requeued"] == 3
+    assert _queue("emails", app).count == 2
+
+    # a worker died mid-job: the job stays "started" and its heartbeat stops
+    job = Job.fetch(rows[1].job_id, connection=conn)
+    _queue("emails", app).remove(job.id)
+    job.set_status(JobStatus.STARTED)
+    job.heartbeat(clock.now() - dt.timedelta(seconds=600), ttl=60)
+    app.config["OUTBOX_ABANDONED_AFTER_SECONDS"] = 300
+    counts = outbox.redispatch_stale(dt.timedelta(0))
+    assert counts["requeued"] == 1
+    assert job.id in _queue("emails", app).job_ids
+    assert Job.fetch(job.id, connection=conn).get_status() == JobStatus.QUEUED
+
+    # a running job with a fresh heartbeat is left alone
+    job = Job.fetch(rows[2].job_id, connection=conn)
+    _queue("emails", app).remove(job.id)
+    job.set_status(JobStatus.STARTED)
+    job.heartbeat(clock.now(), ttl=60)
+    assert outbox.redispatch_stale(dt.timedelta(0))["requeued"] == 0
+
+
+def test_job_that_keeps_failing_ends_as_visible_failed_row(app, fast_pipeline):
+    outbox.record("check_eligibility", application_id=999999)
+    db.session.commit()
+    drain(app)
+    (row,) = _rows()
+    assert row.status == "failed"
+    assert row.attempts == 3  # first run and two retries
+    assert "LookupError" in row.last_error and "999999" in row.last_error
+    assert row.finished_at is not None
+    assert outbox.status_summary()["failed"] == 1
+
+
+def test_check_job_is_idempotent(app, smtp):
+    application, _token = create_application()
+    drain(app)
+    from workers.jobs import check_eligibility
+
+    assert check_eligibility(application.id) == "exists"
+    assert check_eligibility(application.id) == "exists"
+    db.session.expire_all()
+    checks = db.session.scalars(select(EligibilityCheck)).all()
+    assert len(checks) == 1
+    assert application.eligibility_outcome == checks[0].overall
+    emails = db.session.scalars(select(Notification).filter_by(kind="eligibility_result")).all()
+    assert len(emails) == 1
+
+
+def test_outbox_status_cli(app, runner, redis_server):
+    redis_server.stop()
+    create_application()
+    old = clock.now() - dt.timedelta(minutes=5, seconds=3)
+    db.session.execute(update(OutboxItem).where(OutboxItem.id == 1).values(created_at=old))
+    db.session.execute(update(OutboxItem).where(OutboxItem.id == 3).values(status="failed"))
+    db.session.commit()
+    result = runner.invoke(args=["outbox", "status"])
+    assert result.exit_code == 0, result.output
+    assert "pending:  2" in result.output
+    assert "enqueued: 0" in result.output
+    assert "failed:   1" in result.output
+    assert "oldest waiting: 5m 0" in result.output
+
+
+def test_healthz_reports_oldest_waiting_age(app, client, redis_server):
+    assert client.get("/healthz").json["outbox_oldest_waiting_seconds"] is None
+    redis_server.stop()
+    create_application()
+    redis_server.start()
+    old = clock.now() - dt.timedelta(seconds=90)
+    db.session.execute(update(OutboxItem).values(created_at=old))
+    db.session.commit()
+    body = client.get("/healthz").json
+    assert 90 <= body["outbox_oldest_waiting_seconds"] < 120
