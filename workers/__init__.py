@@ -1,8 +1,8 @@
 """The worker process: RQ workers that run every job inside the Flask app context.
 
 ``python -m workers`` (see ``__main__``) creates the app once, before any fork, registers it
-here and starts an ``AppSimpleWorker`` (``--fork``: an ``AppWorker``). Each job runs inside a fresh app context and its database
-session is removed afterwards; a forked work horse first drops the database connections it
+here and starts an ``AppSimpleWorker`` (``--fork``: an ``AppWorker``). Each job runs inside a
+fresh app context and its database session is removed afterwards; a forked work horse first drops the database connections it
 inherited from the parent (``engine.dispose(close=False)``), so no connection crosses a fork.
 """
 
