@@ -344,11 +344,14 @@ class IsolatedClient(FlaskClient):
     """
 
     def open(self, *args, **kwargs):
+        from flask import has_app_context
+
         from app.extensions import db
 
         # End the test body's transaction first: what the test wrote becomes visible to the
         # request, and SQLite's write lock (every transaction begins IMMEDIATE) is released.
-        db.session.commit()
+        if has_app_context():
+            db.session.commit()
         with self.application.app_context():
             return super().open(*args, **kwargs)
 
