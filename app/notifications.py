@@ -48,9 +48,10 @@ REVIEW_REQUEST = "review_request"
 
 APPLICANT, STAFF = "applicant", "staff"
 
-# transition action -> emails it sends: (kind, to whom)
+# transition action -> emails it sends: (kind, to whom). The staff hear of a submission from
+# the eligibility check (``for_eligibility_check``), so their notice carries its summary.
 TRANSITION_EMAILS: dict[str, tuple[tuple[str, str], ...]] = {
-    "submit": ((RECEIPT, APPLICANT), (STAFF_NEW, STAFF)),
+    "submit": ((RECEIPT, APPLICANT),),
     "mark_reviewed": ((REVIEWED, APPLICANT),),
     "fund": ((FUNDED, APPLICANT),),
     "reject": ((REJECTED, APPLICANT),),
@@ -129,9 +130,8 @@ def _message_id() -> str:
 
 
 def _district_names(application: Application, language: str) -> list[str]:
-    names = {
-        d["ags"]: d.get(f"name_{language}") or d["name_de"] for d in application.round.districts
-    }
+    known = application.round.districts + application.round.data.get("neighbour_districts", [])
+    names = {d["ags"]: d.get(f"name_{language}") or d["name_de"] for d in known}
     other = _("andere")
     return [names.get(ags, other if ags == "other" else ags) for ags in application.districts]
 
@@ -223,14 +223,37 @@ def latest_check(application: Application) -> EligibilityCheck | None:
 
 
 def for_eligibility_check(application: Application, check: EligibilityCheck) -> Notification:
-    """The applicant's eligibility-result email; recorded with the check, in one transaction."""
+    """Recorded with the check, in one transaction: the applicant's result email and, the first
+    time a case is checked, the staff notice of the new case with the eligibility summary."""
+    findings = [r for r in check.results if r.effective_outcome in ("remark", "fail")]
+    already_told = db.session.scalar(
+        db.select(db.func.count(Notification.id)).filter_by(
+            application_id=application.id, kind=STAFF_NEW
+        )
+    )
+    if not already_told:
+        links = staff_action_links(application)
+        for address, language in _recipients(application, STAFF):
+            record(
+                STAFF_NEW,
+                application,
+                address,
+                language,
+                check=check,
+                findings=findings,
+                links=links,
+                event=None,
+                reason=None,
+                status_url=None,
+                rule_name=lambda rule: _rule_name(rule, STAFF_LANGUAGE),
+            )
     return record(
         ELIGIBILITY_RESULT,
         application,
         application.contact_email,
         application.language,
         check=check,
-        findings=[r for r in check.results if r.effective_outcome in ("remark", "fail")],
+        findings=findings,
         rule_name=lambda rule: _rule_name(rule, application.language),
     )
 

@@ -49,7 +49,8 @@ def valid_form_data(**overrides: Any) -> dict[str, Any]:
         "strategy_contribution": "Das Projekt setzt Ziel 2.1 der regionalen Strategie um.",
         "partners": "Pflegeheim Soltau gGmbH",
         "start_date": _future(60).strftime("%d.%m.%Y"),
-        "end_date": _future(60 + 365).strftime("%d.%m.%Y"),
+        # inside the open round's funding period (NON-2025 ends 31.12.2027)
+        "end_date": _future(60 + 300).strftime("%d.%m.%Y"),
         "personnel_costs": "80.000,00",
         "other_costs": "20.000",
         "own_funds": "20.000",

@@ -33,12 +33,12 @@ def _staff() -> User:
     return user
 
 
-def test_submission_records_receipt_staff_notice_and_check(app):
+def test_submission_records_receipt_and_check(app):
     application, token = create_application()
     rows = _notifications(application_id=application.id)
+    # the staff notice follows the eligibility check, so it can carry its summary
     assert [(n.kind, n.recipient, n.language, n.status) for n in rows] == [
         ("receipt", "erika@bildungswerk-heide.example", "de", "pending"),
-        ("staff_new", "staff@example.org", "de", "pending"),
     ]
     receipt = rows[0]
     assert application.reference in receipt.subject
@@ -49,24 +49,39 @@ def test_submission_records_receipt_staff_notice_and_check(app):
     assert receipt.message_id.startswith("<") and receipt.message_id.endswith(
         "@foerderung.example.org>"
     )
-    staff = rows[1]
-    assert "wird geprüft" in staff.body_text
-    assert f"https://foerderung.example.org/staff/cases/{application.id}" in staff.body_text
-    # the staff notice carries no contact details of the applicant's staff
-    assert "Erika" not in staff.body_text and "04131" not in staff.body_text
     jobs = db.session.execute(
         select(OutboxItem.job, OutboxItem.payload).order_by(OutboxItem.id)
     ).all()
-    assert [j for j, _p in jobs] == ["check_eligibility", "send_notification", "send_notification"]
+    assert [j for j, _p in jobs] == ["check_eligibility", "send_notification"]
     assert jobs[0][1] == {"application_id": application.id}
+
+
+def test_staff_notice_follows_the_check_with_its_summary(app):
+    from workers.jobs import check_eligibility
+
+    application, _token = create_application(
+        districts=["03151"], priorities=[], decl_truthful=False
+    )
+    check_eligibility(application.id)
+    check_eligibility(application.id)  # idempotent: one notice only
+    (staff,) = _notifications(application_id=application.id, kind="staff_new")
+    assert staff.recipient == "staff@example.org" and staff.language == "de"
+    assert "nicht förderfähig" in staff.body_text
+    assert "Förderregion (nicht erfüllt)" in staff.body_text
+    assert "Landkreise: Gifhorn" in staff.body_text
+    assert "Südostniedersachsen" in staff.body_text
+    assert f"https://foerderung.example.org/staff/cases/{application.id}" in staff.body_text
+    assert "<li>" in staff.body_html
+    # the staff notice carries no contact details of the applicant's staff
+    assert "Erika" not in staff.body_text and "04131" not in staff.body_text
 
 
 def test_english_applicant_gets_english_subject_and_date_format(app):
     application, _token = create_application(language="en")
     receipt = _notifications(application_id=application.id, kind="receipt")[0]
     assert receipt.language == "en"
-    # No English catalog yet: the German msgid stands, but numbers follow the locale.
     assert "€70,000.00" in receipt.body_text
+    assert "Thank you" in receipt.body_text or "thank you" in receipt.body_text
 
 
 def test_links_come_from_base_url_not_the_request(app, client):
@@ -81,7 +96,7 @@ def test_links_come_from_base_url_not_the_request(app, client):
 @pytest.mark.parametrize(
     ("action", "expected"),
     [
-        ("submit", [("receipt", "applicant"), ("staff_new", "staff@example.org")]),
+        ("submit", [("receipt", "applicant")]),
         ("mark_reviewed", [("reviewed", "applicant")]),
         ("fund", [("funded", "applicant")]),
         ("reject", [("rejected", "applicant")]),

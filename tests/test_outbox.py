@@ -29,11 +29,11 @@ def _queue(name: str, app) -> Queue:
 def test_rows_are_enqueued_after_commit_with_retry_and_ttls(app):
     app.config["OUTBOX_RETRY_INTERVALS"] = [5, 30, 120]
     create_application()
-    rows = _rows()
-    assert [r.status for r in rows] == ["enqueued"] * 3
+    rows = _rows()  # the check and the receipt; the staff hear of it from the check
+    assert [r.status for r in rows] == ["enqueued"] * 2
     assert all(r.enqueued_at is not None for r in rows)
     assert _queue("checks", app).job_ids == [rows[0].job_id]
-    assert _queue("emails", app).job_ids == [rows[1].job_id, rows[2].job_id]
+    assert _queue("emails", app).job_ids == [rows[1].job_id]
     job = Job.fetch(rows[0].job_id, connection=outbox.redis_connection(app))
     assert job.func_name == "workers.jobs.check_eligibility"
     assert job.kwargs == rows[0].payload
@@ -59,12 +59,12 @@ def test_second_enqueue_is_harmless(app):
     rows = _rows()
     again = [(r.id, r.job, r.queue, r.payload) for r in rows]
     db.session.commit()  # as after a real commit: no transaction of ours holds SQLite's lock
-    assert outbox.dispatch(again) == 3
+    assert outbox.dispatch(again) == 2
     assert _queue("checks", app).count == 1
-    assert _queue("emails", app).count == 2
+    assert _queue("emails", app).count == 1
     counts = outbox.redispatch_stale(dt.timedelta(0))
-    assert counts["requeued"] == 0 and counts["alive"] == 3
-    assert _queue("emails", app).count == 2
+    assert counts["requeued"] == 0 and counts["alive"] == 2
+    assert _queue("emails", app).count == 1
 
 
 def test_redis_down_commit_succeeds_rows_wait_then_redispatch(
@@ -74,13 +74,13 @@ def test_redis_down_commit_succeeds_rows_wait_then_redispatch(
     with caplog.at_level(logging.WARNING, logger="app.outbox"):
         application, _token = create_application()
     assert application.id is not None
-    assert [r.status for r in _rows()] == ["pending"] * 3
+    assert [r.status for r in _rows()] == ["pending"] * 2
     assert "Redis unreachable" in caplog.text
     # the health check and the CLI show the waiting
-    assert outbox.status_summary()["pending"] == 3
+    assert outbox.status_summary()["pending"] == 2
     redis_server.start()
     counts = outbox.redispatch_stale(dt.timedelta(0))
-    assert counts["enqueued"] == 3
+    assert counts["enqueued"] == 2
     drain(app)
     assert {r.status for r in _rows()} == {"done"}
     smtp.wait_for(3)
@@ -96,7 +96,7 @@ def test_redispatch_waits_for_the_configured_age(app, redis_server):
     old = clock.now() - dt.timedelta(seconds=61)
     db.session.execute(update(OutboxItem).values(created_at=old))
     db.session.commit()
-    assert outbox.redispatch_stale()["enqueued"] == 3
+    assert outbox.redispatch_stale()["enqueued"] == 2
 
 
 def test_redispatch_requeues_vanished_and_abandoned_jobs(app, redis_server):
@@ -106,8 +106,8 @@ def test_redispatch_requeues_vanished_and_abandoned_jobs(app, redis_server):
     # Redis lost everything (restart without persistence)
     conn.flushall()
     counts = outbox.redispatch_stale(dt.timedelta(0))
-    assert counts["requeued"] == 3
-    assert _queue("emails", app).count == 2
+    assert counts["requeued"] == 2
+    assert _queue("emails", app).count == 1
 
     # a worker died mid-job: the job stays "started" and its heartbeat stops
     job = Job.fetch(rows[1].job_id, connection=conn)
@@ -121,8 +121,8 @@ def test_redispatch_requeues_vanished_and_abandoned_jobs(app, redis_server):
     assert Job.fetch(job.id, connection=conn).get_status() == JobStatus.QUEUED
 
     # a running job with a fresh heartbeat is left alone
-    job = Job.fetch(rows[2].job_id, connection=conn)
-    _queue("emails", app).remove(job.id)
+    job = Job.fetch(rows[0].job_id, connection=conn)
+    _queue("checks", app).remove(job.id)
     job.set_status(JobStatus.STARTED)
     job.heartbeat(clock.now(), ttl=60)
     assert outbox.redispatch_stale(dt.timedelta(0))["requeued"] == 0
@@ -160,11 +160,11 @@ def test_outbox_status_cli(app, runner, redis_server):
     create_application()
     old = clock.now() - dt.timedelta(minutes=5, seconds=3)
     db.session.execute(update(OutboxItem).where(OutboxItem.id == 1).values(created_at=old))
-    db.session.execute(update(OutboxItem).where(OutboxItem.id == 3).values(status="failed"))
+    db.session.execute(update(OutboxItem).where(OutboxItem.id == 2).values(status="failed"))
     db.session.commit()
     result = runner.invoke(args=["outbox", "status"])
     assert result.exit_code == 0, result.output
-    assert "pending:  2" in result.output
+    assert "pending:  1" in result.output
     assert "enqueued: 0" in result.output
     assert "failed:   1" in result.output
     assert "oldest waiting: 5m 0" in result.output

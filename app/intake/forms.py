@@ -374,8 +374,12 @@ class ApplicationForm(FlaskForm):
 
     def configure_for(self, funding_round: FundingRound) -> None:
         """Set the round's choices; the project type is required only where a round has types."""
+        # Neighbouring alliances' districts are offered too, so the check can point such
+        # applicants to the right alliance instead of just refusing them.
+        neighbours = funding_round.data.get("neighbour_districts", [])
         self.districts.choices = choices(
             [(d["ags"], localized(d)) for d in funding_round.districts]
+            + [(d["ags"], f"{localized(d)} ({localized(d, 'alliance')})") for d in neighbours]
             + [("other", _l("anderer Landkreis / außerhalb der Region"))]
         )
         self.priorities.choices = choices(
