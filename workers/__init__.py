@@ -2,8 +2,9 @@
 
 ``python -m workers`` (see ``__main__``) creates the app once, before any fork, registers it
 here and starts an ``AppSimpleWorker`` (``--fork``: an ``AppWorker``). Each job runs inside a
-fresh app context and its database session is removed afterwards; a forked work horse first drops the database connections it
-inherited from the parent (``engine.dispose(close=False)``), so no connection crosses a fork.
+fresh app context and its database session is removed afterwards; a forked work horse first
+drops the database connections it inherited from the parent (``engine.dispose(close=False)``),
+so no connection crosses a fork.
 """
 
 from __future__ import annotations
