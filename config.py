@@ -111,6 +111,12 @@ class Config:
         self.PERMANENT_SESSION_LIFETIME = env_int("SESSION_IDLE_MINUTES", 30) * 60
         self.RATELIMIT_STORAGE_URI = env_str("RATELIMIT_STORAGE_URI", self.REDIS_URL)
         self.RATELIMIT_ENABLED = env_bool("RATELIMIT_ENABLED", True)
+        # Redis down must not turn a login into a 500: count in memory until it is back.
+        self.RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
+        self.RATELIMIT_SWALLOW_ERRORS = True
+        # Number of reverse proxies in front of the app whose X-Forwarded-For/-Proto to trust
+        # (0: none). Behind one proxy set 1, or every login seems to come from the proxy.
+        self.PROXY_FIX_X_FOR = env_int("PROXY_FIX_X_FOR", 0)
         self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
         self.WTF_CSRF_TIME_LIMIT = None  # the form may take an hour; the session still bounds it
 

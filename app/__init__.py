@@ -6,6 +6,7 @@ from typing import Any
 
 from flask import Flask, g, has_request_context, render_template, request, session
 from sqlalchemy import event
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app.extensions import babel, csrf, db, limiter, login_manager, mail, migrate
 from config import Config, config_from_env
@@ -19,6 +20,9 @@ def create_app(config: Config | None = None, **overrides: Any) -> Flask:
     if not app.config.get("SECRET_KEY"):
         raise RuntimeError("SECRET_KEY is not set")
 
+    if app.config.get("PROXY_FIX_X_FOR"):
+        hops = int(app.config["PROXY_FIX_X_FOR"])
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
     register_extensions(app)
     register_blueprints(app)
     register_errorhandlers(app)

@@ -322,3 +322,15 @@ def test_unknown_url_gets_404_page(client):
     response = client.get("/gibt-es-nicht")
     assert response.status_code == 404
     assert "Seite nicht gefunden" in response.get_data(as_text=True)
+
+
+def test_login_works_while_redis_is_down(limited_app, make_user, redis_server):
+    """The limiter counts in memory until Redis is back: no 500 at the door."""
+    make_user("staff", email="calm@example.org")
+    redis_server.stop()
+    try:
+        client = limited_app.test_client()
+        assert login(client, "calm@example.org", "falsches-passwort-123").status_code == 200
+        assert login(client, "calm@example.org").status_code == 302
+    finally:
+        redis_server.start()
