@@ -18,13 +18,13 @@ from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
 
 from app import clock
-from app.models import Application
-from app.staff.labels import (
+from app.labels import (
     FIELD_LABELS,
     LANGUAGE_LABELS,
     OUTCOME_LABELS,
     STATE_LABELS,
 )
+from app.models import Application
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 MONEY_FORMAT = '#,##0.00 "€"'

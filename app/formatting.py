@@ -42,29 +42,17 @@ def register(app: Flask) -> None:
 
 
 def state_label(state: str | None) -> str:
-    from flask_babel import gettext as _
+    from app.labels import STATE_LABELS
 
-    labels = {
-        "submitted": _("Eingereicht"),
-        "reviewed": _("Begutachtet"),
-        "funded": _("Gefördert"),
-        "rejected": _("Abgelehnt"),
-        "withdrawn": _("Zurückgezogen"),
-        None: _("Neu"),
-    }
-    return labels.get(state, state or "")
+    return str(STATE_LABELS.get(state, state or ""))
 
 
 def outcome_label(outcome: str | None) -> str:
+    """Overall eligibility (eligible/remarks/not_eligible) or one rule's outcome."""
     from flask_babel import gettext as _
 
-    labels = {
-        "eligible": _("förderfähig"),
-        "remarks": _("förderfähig mit Hinweisen"),
-        "not_eligible": _("nicht förderfähig"),
-        "pass": _("erfüllt"),
-        "remark": _("Hinweis"),
-        "fail": _("nicht erfüllt"),
-        None: _("wird geprüft"),
-    }
-    return labels.get(outcome, outcome or "")
+    from app.labels import OUTCOME_LABELS, RULE_OUTCOME_LABELS
+
+    if outcome is None:
+        return _("wird geprüft")
+    return str(OUTCOME_LABELS.get(outcome) or RULE_OUTCOME_LABELS.get(outcome, outcome))

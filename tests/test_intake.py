@@ -268,7 +268,7 @@ def test_status_token_only_stored_as_hash(client):
     page = client.get(f"/status/{token}")
     html = page.get_data(as_text=True)
     assert page.status_code == 200
-    assert reference in html and "Eingereicht" in html
+    assert reference in html and "Eingegangen" in html
     assert page.headers["Cache-Control"] == "no-store"
 
 

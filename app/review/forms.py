@@ -8,7 +8,7 @@ from wtforms import BooleanField, RadioField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from app.intake.forms import choices
-from app.staff.labels import RECOMMENDATION_LABELS, SCORE_LABELS
+from app.labels import RECOMMENDATION_LABELS, SCORE_LABELS
 
 SCORE_CHOICES = choices((i, str(i)) for i in range(6))
 

@@ -12,6 +12,7 @@ from sqlalchemy.orm import selectinload
 
 from app import clock, notifications, workflow
 from app.extensions import db
+from app.labels import RULE_OUTCOME_LABELS
 from app.models import (
     ELIGIBLE,
     ELIGIBLE_WITH_REMARKS,
@@ -25,7 +26,6 @@ from app.models import (
     ReviewRequest,
     User,
 )
-from app.staff.labels import RULE_OUTCOME_LABELS
 
 
 def latest_check(application: Application) -> EligibilityCheck | None:

@@ -9,7 +9,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, Optional, Va
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from app.intake.forms import choices, parse_money
-from app.staff.labels import RULE_OUTCOME_LABELS
+from app.labels import RULE_OUTCOME_LABELS
 
 
 class MoneyField(StringField):

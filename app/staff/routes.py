@@ -20,22 +20,21 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from app import budget as budget_domain
-from app import exports, workflow
+from app import exports, labels, workflow
 from app.extensions import db
 from app.intake.forms import LEGAL_FORM_LABELS, choices
-from app.models import Application, FundingRound, User
-from app.programmes import configured_round
-from app.review.access import may_read_case
-from app.security import REVIEW_ROLES, STAFF_ROLES, roles_required
-from app.staff import cases as case_domain
-from app.staff import labels
-from app.staff.forms import OverrideForm, ReviewRequestForm, TransitionForm
-from app.staff.labels import (
+from app.labels import (
     ACTION_LABELS,
     district_names,
     priority_names,
     project_type_names,
 )
+from app.models import Application, FundingRound, User
+from app.programmes import configured_round
+from app.review.access import may_read_case
+from app.security import REVIEW_ROLES, STAFF_ROLES, roles_required
+from app.staff import cases as case_domain
+from app.staff.forms import OverrideForm, ReviewRequestForm, TransitionForm
 from app.staff.queries import CaseFilter, case_query
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")

@@ -1,4 +1,4 @@
-"""German display labels shared by the staff and review pages and the exports."""
+"""Display labels (German msgids) shared by every page, the emails and the exports."""
 
 from __future__ import annotations
 
