@@ -108,8 +108,9 @@ LANGUAGE_LABELS = {"de": _l("Deutsch"), "en": _l("Englisch")}
 
 
 def district_names(rnd) -> dict[str, str]:
-    """AGS → German district name for a round, plus "other"."""
-    names = {d["ags"]: d["name_de"] for d in rnd.districts}
+    """AGS → German district name for a round (and its neighbouring alliances), plus "other"."""
+    known = rnd.districts + rnd.data.get("neighbour_districts", [])
+    names = {d["ags"]: d["name_de"] for d in known}
     names["other"] = str(_l("Andere Region"))
     return names
 
