@@ -138,3 +138,33 @@ def submit_via_form(client, **overrides: Any):
     reference = re.search(r"NON-\d{4}-\d{4}", html)
     token = re.search(r"/status/([A-Za-z0-9_\-]+)", html)
     return response, reference and reference.group(0), token and token.group(1)
+
+
+def add_review(application, reviewer, **overrides: Any):
+    """A recorded approving review (no conflict of interest) by ``reviewer``; not committed."""
+    from app.extensions import db
+    from app.models import Review
+
+    values: dict[str, Any] = {
+        "recommendation": "approve",
+        "score_regional": 4,
+        "score_strategy": 4,
+        "score_feasibility": 3,
+        "score_sustainability": 3,
+    }
+    values.update(overrides)
+    review = Review(application_id=application.id, reviewer_id=reviewer.id, **values)
+    db.session.add(review)
+    return review
+
+
+def create_reviewed_application(staff, reviewer, **overrides: Any):
+    """A case taken submitted → reviewed through the workflow, committed."""
+    from app import workflow
+    from app.extensions import db
+
+    application, _token = create_application(**overrides)
+    add_review(application, reviewer)
+    workflow.apply_transition(application, "mark_reviewed", user=staff)
+    db.session.commit()
+    return application

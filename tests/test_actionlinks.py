@@ -10,8 +10,8 @@ from sqlalchemy import func, select
 
 from app import actionlinks, clock, workflow
 from app.extensions import db
-from app.models import REJECTED, REVIEWED, SUBMITTED, Application, Event, Review, UsedActionLink
-from tests.factories import create_application
+from app.models import REJECTED, REVIEWED, SUBMITTED, Application, Event, UsedActionLink
+from tests.factories import add_review, create_application
 from tests.fixtures.auth import csrf_token, login
 
 USED = "Dieser Link wurde bereits verwendet."
@@ -29,18 +29,7 @@ def case(app) -> Application:
 def reviewed_once(case, make_user) -> Application:
     """The case with one recorded review, so it may be marked reviewed."""
     reviewer = make_user("reviewer", email="gutachter@example.org")
-    db.session.add(
-        Review(
-            application_id=case.id,
-            reviewer_id=reviewer.id,
-            recommendation="approve",
-            score_regional=4,
-            score_strategy=4,
-            score_feasibility=3,
-            score_sustainability=3,
-            comment="Überzeugend.",
-        )
-    )
+    add_review(case, reviewer, comment="Überzeugend.")
     db.session.commit()
     return case
 

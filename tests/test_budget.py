@@ -12,29 +12,15 @@ from sqlalchemy import select, update
 
 from app import budget, workflow
 from app.extensions import db
-from app.models import Application, Event, FundingRound, Review, User
+from app.models import Application, Event, FundingRound, User
 from app.programmes import configured_round
-from tests.factories import create_application
+from tests.factories import create_application, create_reviewed_application
 from tests.fixtures.workspace import bulk_insert_cases
 
 
 def make_reviewed(staff: User, reviewer: User, **overrides) -> Application:
     """A case that went submitted → reviewed through the workflow."""
-    application, _ = create_application(**overrides)
-    db.session.add(
-        Review(
-            application_id=application.id,
-            reviewer_id=reviewer.id,
-            recommendation="approve",
-            score_regional=4,
-            score_strategy=4,
-            score_feasibility=3,
-            score_sustainability=3,
-        )
-    )
-    workflow.apply_transition(application, "mark_reviewed", user=staff)
-    db.session.commit()
-    return application
+    return create_reviewed_application(staff, reviewer, **overrides)
 
 
 def set_budget(cents: int) -> FundingRound:

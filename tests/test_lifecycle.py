@@ -15,7 +15,7 @@ from sqlalchemy import select
 from app import workflow
 from app.extensions import db
 from app.models import Application, Event, FundingRound, Notification, Review
-from tests.factories import create_application, submit_via_form
+from tests.factories import create_application, create_reviewed_application, submit_via_form
 from tests.fixtures.pipeline import run_worker_process
 from tests.fixtures.workspace import csrf_from
 
@@ -186,21 +186,7 @@ def post_transition(client, application, action, data):
 
 
 def reviewed_case(staff_user, reviewer_user, **overrides) -> Application:
-    application, _ = create_application(**overrides)
-    db.session.add(
-        Review(
-            application_id=application.id,
-            reviewer_id=reviewer_user.id,
-            recommendation="approve",
-            score_regional=3,
-            score_strategy=3,
-            score_feasibility=3,
-            score_sustainability=3,
-        )
-    )
-    workflow.apply_transition(application, "mark_reviewed", user=staff_user)
-    db.session.commit()
-    return application
+    return create_reviewed_application(staff_user, reviewer_user, **overrides)
 
 
 def test_funded_cannot_be_rejected(app, staff, staff_user, reviewer_user):
