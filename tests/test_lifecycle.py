@@ -143,6 +143,9 @@ def test_whole_life_of_a_case(app, client, smtp, pipeline_env, make_user, client
         select(Notification.language).filter_by(recipient=APPLICANT)
     ).all()
     assert languages and set(languages) == {"en"}
+    for mail in applicant_mails:  # every step's email is English, subject and text
+        assert not re.search(r"\b(Ihr|Antrag|Sehr|Guten)\b", str(mail["Subject"]) + text_of(mail))
+    assert "Dear" in text_of(funded_mail) or "Hello" in text_of(funded_mail)
 
     application = db.session.get(Application, application.id)
     assert application.state == "funded" and application.granted_amount == 6_500_000
