@@ -95,3 +95,17 @@ def promote(upload: PendingUpload) -> str:
 
 def path_of(name: str) -> Path:
     return upload_dir() / name
+
+
+def prune_pending(max_age_seconds: int) -> int:
+    """Delete pending uploads older than the form's lifetime: no form can refer to them any
+    more (their signed reference has expired). Returns how many were deleted."""
+    import time
+
+    cutoff = time.time() - max_age_seconds
+    removed = 0
+    for path in (upload_dir() / "pending").glob("*.pdf"):
+        if path.stat().st_mtime < cutoff:
+            path.unlink(missing_ok=True)
+            removed += 1
+    return removed

@@ -465,3 +465,20 @@ def test_control_characters_are_dropped_not_stored(client):
     application = db.session.scalar(select(Application))
     assert application.title == "Projekt mit Steuerzeichen"
     assert application.city == "Lüneburg"
+
+
+def test_abandoned_pending_uploads_are_pruned(app, client, runner, tmp_path):
+    import os
+    import time
+
+    post_application(client, {**valid_form_data(), "attachment": (io.BytesIO(PDF), "a.pdf")})
+    pending_dir = tmp_path / "uploads" / "pending"
+    (fresh,) = pending_dir.iterdir()
+    stale = pending_dir / ("0" * 32 + ".pdf")
+    stale.write_bytes(PDF)
+    old = time.time() - app.config["FORM_MAX_AGE_SECONDS"] - 60
+    os.utime(stale, (old, old))
+    result = runner.invoke(args=["uploads", "prune"])
+    assert result.exit_code == 0, result.output
+    assert "1 abandoned upload(s) deleted" in result.output
+    assert not stale.exists() and fresh.exists()
