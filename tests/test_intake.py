@@ -482,3 +482,47 @@ def test_abandoned_pending_uploads_are_pruned(app, client, runner, tmp_path):
     assert result.exit_code == 0, result.output
     assert "1 abandoned upload(s) deleted" in result.output
     assert not stale.exists() and fresh.exists()
+
+
+# --- withdrawal from the status page ----------------------------------------------------
+
+
+def test_applicant_withdraws_after_confirmation(client):
+    from app.models import Notification
+
+    _response, _reference, token = submit_via_form(client)
+    page = client.get(f"/status/{token}")
+    assert f"/status/{token}/zurueckziehen" in page.get_data(as_text=True)
+    confirm = client.get(f"/status/{token}/zurueckziehen")  # GET only asks
+    html = confirm.get_data(as_text=True)
+    assert confirm.status_code == 200 and "wirklich zurückziehen" in html
+    assert db.session.scalar(select(Application)).state == "submitted"
+    csrf = dict(hidden_fields(html))["csrf_token"]
+    done = client.post(f"/status/{token}/zurueckziehen", data={"csrf_token": csrf})
+    assert done.status_code == 303
+    application = db.session.scalar(select(Application))
+    assert application.state == "withdrawn"
+    event = db.session.scalars(select(Event).order_by(Event.id.desc())).first()
+    assert (event.from_state, event.to_state, event.actor_label) == (
+        "submitted",
+        "withdrawn",
+        "applicant",
+    )
+    staff_mail = db.session.scalars(select(Notification).filter_by(kind="withdrawn")).all()
+    assert [n.recipient for n in staff_mail] == ["staff@example.org"]
+    status = client.get(f"/status/{token}").get_data(as_text=True)
+    assert "Zurückgezogen" in status and "/zurueckziehen" not in status
+    # a second attempt changes nothing and says why
+    again = client.post(
+        f"/status/{token}/zurueckziehen", data={"csrf_token": csrf}, follow_redirects=True
+    )
+    assert "kann nicht mehr zurückgezogen werden" in again.get_data(as_text=True)
+    assert db.session.scalar(select(func.count()).select_from(Event)) == 2
+
+
+def test_withdrawal_needs_csrf_and_a_valid_token(client):
+    _response, _reference, token = submit_via_form(client)
+    assert client.post(f"/status/{token}/zurueckziehen").status_code == 400
+    assert client.get("/status/falsch/zurueckziehen").status_code == 404
+    assert client.post("/status/falsch/zurueckziehen").status_code in (400, 404)
+    assert db.session.scalar(select(Application)).state == "submitted"
