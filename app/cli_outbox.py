@@ -46,3 +46,11 @@ def redispatch(older_than: int | None) -> None:
         None if older_than is None else dt.timedelta(seconds=older_than)
     )
     click.echo(", ".join(f"{key}: {value}" for key, value in counts.items()))
+
+
+@outbox.command("retry")
+@click.argument("ids", nargs=-1, type=int, required=True)
+def retry(ids: tuple[int, ...]) -> None:
+    """Run failed jobs again (after the cause was fixed): failed → pending, then enqueue."""
+    reset = outbox_module.retry_failed(list(ids))
+    click.echo(f"{reset} failed job(s) queued again")

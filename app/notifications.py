@@ -419,6 +419,22 @@ def mark_failed(notification_id: int, error: str) -> None:
     db.session.commit()
 
 
+def send_again(notification_id: int) -> bool:
+    """Put a failed email back in line (after staff fixed the address or the SMTP server is
+    back): one conditional update failed → pending and a new outbox row, in the current
+    transaction. False if the email is not (or no longer) failed."""
+    stmt = (
+        update(Notification)
+        .where(Notification.id == notification_id, Notification.status == "failed")
+        .values(status="pending", claimed_at=None)
+        .execution_options(synchronize_session=False)
+    )
+    if db.session.execute(stmt).rowcount != 1:
+        return False
+    outbox.record("send_notification", notification_id=notification_id)
+    return True
+
+
 def review_request(application: Application, reviewer) -> Notification:
     """Ask a named reviewer for a review: an email with the link to the case's review page.
 

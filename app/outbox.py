@@ -333,6 +333,41 @@ def _record_failure(item_id: int, job: Job, error: str, final: bool) -> None:
 # --- status ------------------------------------------------------------------------------
 
 
+def failed_items(limit: int = 50) -> list[OutboxItem]:
+    """The latest jobs that exhausted their retries, for the operations page."""
+    return list(
+        db.session.scalars(
+            select(OutboxItem)
+            .where(OutboxItem.status == "failed")
+            .order_by(OutboxItem.id.desc())
+            .limit(limit)
+        )
+    )
+
+
+def retry_failed(ids: list[int]) -> int:
+    """Run failed rows again: drop their old RQ job, set them pending and commit; the
+    after-commit hook enqueues them (or the re-dispatch does, if Redis is down now)."""
+    rows = list(
+        db.session.scalars(
+            select(OutboxItem).where(OutboxItem.id.in_(ids), OutboxItem.status == "failed")
+        )
+    )
+    with contextlib.suppress(RedisError, OSError):
+        conn = redis_connection()
+        for item in rows:
+            with contextlib.suppress(NoSuchJobError):
+                Job.fetch(item.job_id, connection=conn).delete()
+    for item in rows:
+        item.status = "pending"
+        item.finished_at = None
+        db.session.info.setdefault(_SESSION_KEY, []).append(
+            (item, item.job, item.queue, dict(item.payload or {}))
+        )
+    db.session.commit()
+    return len(rows)
+
+
 def status_summary() -> dict[str, Any]:
     """Counts per status and the age of the oldest waiting row, for the CLI and /healthz."""
     counts = dict(

@@ -17,10 +17,11 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_login import current_user
+from flask_wtf import FlaskForm
 from sqlalchemy import select
 
 from app import budget as budget_domain
-from app import exports, labels, workflow
+from app import exports, labels, notifications, outbox, workflow
 from app.extensions import db
 from app.intake.forms import LEGAL_FORM_LABELS, choices
 from app.labels import (
@@ -29,7 +30,7 @@ from app.labels import (
     priority_names,
     project_type_names,
 )
-from app.models import Application, FundingRound, User
+from app.models import Application, FundingRound, Notification, User
 from app.programmes import configured_round
 from app.review.access import may_read_case
 from app.security import REVIEW_ROLES, STAFF_ROLES, roles_required
@@ -255,6 +256,37 @@ def transition(case_id: int, action: str):
         ),
         status,
     )
+
+
+@bp.get("/betrieb")
+@roles_required(*STAFF_ROLES)
+def operations():
+    """Background work at a glance: waiting and failed jobs, failed emails."""
+    failed_emails = db.session.scalars(
+        select(Notification)
+        .where(Notification.status == "failed")
+        .order_by(Notification.id.desc())
+        .limit(50)
+    ).all()
+    return render_template(
+        "staff/operations.html",
+        summary=outbox.status_summary(),
+        failed_jobs=outbox.failed_items(),
+        failed_emails=failed_emails,
+        form=FlaskForm(),
+    )
+
+
+@bp.post("/betrieb/emails/<int:notification_id>/erneut")
+@roles_required(*STAFF_ROLES)
+def send_again(notification_id: int):
+    if FlaskForm().validate_on_submit() and notifications.send_again(notification_id):
+        db.session.commit()
+        flash(_("Die E-Mail wird erneut gesendet."), "success")
+    else:
+        db.session.rollback()
+        flash(_("Diese E-Mail ist nicht (mehr) fehlgeschlagen."), "error")
+    return redirect(url_for("staff.operations"), code=303)
 
 
 @bp.get("/budget")
