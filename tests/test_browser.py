@@ -22,7 +22,10 @@ from tests.factories import valid_form_data
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
 
-webdriver = pytest.importorskip("selenium.webdriver")
+if os.environ.get("REQUIRE_BROWSER") == "1":
+    from selenium import webdriver  # in CI a missing selenium is an error, not a skip
+else:
+    webdriver = pytest.importorskip("selenium.webdriver")
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
