@@ -26,10 +26,11 @@ if os.environ.get("REQUIRE_BROWSER") == "1":
     from selenium import webdriver  # in CI a missing selenium is an error, not a skip
 else:
     webdriver = pytest.importorskip("selenium.webdriver")
+from selenium.common.exceptions import WebDriverException  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
-from selenium.webdriver.support import expected_conditions  # noqa: E402
+from selenium.webdriver.support import expected_conditions as EC  # noqa: E402
 from selenium.webdriver.support.wait import WebDriverWait  # noqa: E402
 
 if not (os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)):
@@ -104,11 +105,12 @@ def press_space_on(browser, name: str, value: str | None = None) -> None:
         element.send_keys(Keys.SPACE)
 
 
-def press_enter_and_wait(browser, selector: str) -> None:
-    """Press Enter on a button and wait until the next page has replaced this one."""
-    old_page = browser.find_element(By.TAG_NAME, "html")
+def press_enter_and_wait(browser, selector: str, arrived) -> None:
+    """Press Enter on a button, then wait for the next page (``arrived``: an expected
+    condition that only the next page fulfils). Chromium may answer queries about the old
+    page with errors while it is replaced; those are waited out too."""
     browser.find_element(By.CSS_SELECTOR, selector).send_keys(Keys.ENTER)
-    WebDriverWait(browser, 20).until(expected_conditions.staleness_of(old_page))
+    WebDriverWait(browser, 20, ignored_exceptions=(WebDriverException,)).until(arrived)
 
 
 def fill_form(browser, data: dict) -> None:
@@ -136,7 +138,9 @@ def test_a_person_submits_the_form_with_keyboard_only(live_server, browser, tmp_
     data["requested_grant"] = "80.000"  # wrong on purpose: more than 70 % is fine for the
     data.pop("end_date")  # form, but a missing end date is not
     fill_form(browser, data)
-    press_enter_and_wait(browser, 'button[value="check"]')
+    press_enter_and_wait(
+        browser, 'button[value="check"]', EC.presence_of_element_located((By.ID, "error-summary"))
+    )
 
     # errors listed at the top, each a link to its field; typed values kept
     summary = browser.find_element(By.ID, "error-summary")
@@ -151,12 +155,20 @@ def test_a_person_submits_the_form_with_keyboard_only(live_server, browser, tmp_
     type_into(browser, "end_date", valid_form_data()["end_date"])
     for name in ("decl_not_started", "decl_subsidy_facts", "decl_privacy", "decl_truthful"):
         press_space_on(browser, name)  # unticked boxes are not re-ticked by the browser
-    press_enter_and_wait(browser, 'button[value="check"]')
+    press_enter_and_wait(
+        browser,
+        'button[value="check"]',
+        EC.text_to_be_present_in_element((By.TAG_NAME, "h1"), "Angaben prüfen"),
+    )
     assert "Angaben prüfen" in browser.find_element(By.TAG_NAME, "h1").text
     assert "100.000,00" in browser.find_element(By.TAG_NAME, "main").text  # total, computed
     browser.save_screenshot(str(tmp_path / "check.png"))
 
-    press_enter_and_wait(browser, 'button[value="submit"]')
+    press_enter_and_wait(
+        browser,
+        'button[value="submit"]',
+        EC.presence_of_element_located((By.CLASS_NAME, "reference")),
+    )
     reference = browser.find_element(By.CLASS_NAME, "reference").text
     status_link = browser.find_element(By.CLASS_NAME, "status-link").text
     assert reference.startswith("NON-")

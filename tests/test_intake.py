@@ -175,6 +175,17 @@ def test_wrong_values_get_a_clear_message(client, field, value, message):
     assert count(Application) == 0
 
 
+@pytest.mark.parametrize(
+    "field", ["personnel_costs", "other_costs", "requested_grant", "start_date", "end_date"]
+)
+def test_whitespace_only_counts_as_missing(client, field):
+    """Found by the fuzz test: "   " passed a required check but parsed to nothing."""
+    response = post_application(client, valid_form_data(**{field: "   "}), "submit")
+    assert response.status_code == 422
+    assert f'id="{field}-error"' in response.get_data(as_text=True)
+    assert count(Application) == 0
+
+
 def test_dates_in_wrong_order(client):
     response = post_application(
         client, valid_form_data(start_date="01.06.2027", end_date="31.05.2027")

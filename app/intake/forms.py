@@ -26,7 +26,14 @@ from wtforms import (
     TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
+from wtforms.validators import (
+    DataRequired,
+    InputRequired,
+    Length,
+    Optional,
+    StopValidation,
+    ValidationError,
+)
 from wtforms.widgets import CheckboxInput, ListWidget, TextInput
 
 from app.formatting import localized
@@ -183,6 +190,20 @@ def _phone(form, field):
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
+class Present:
+    """Required, for fields that parse their input (money, dates): blank or whitespace-only
+    input parses to nothing and counts as missing; a parse error is reported on its own."""
+
+    field_flags: ClassVar[dict[str, bool]] = {"required": True}
+
+    def __init__(self, message):
+        self.message = message
+
+    def __call__(self, form, field):
+        if field.data is None and not field.errors:
+            raise StopValidation(self.message)
+
+
 def _strip(value):
     """Trim, and drop control characters (NUL cannot be stored in PostgreSQL text)."""
     return _CONTROL.sub("", value).strip() if isinstance(value, str) else value
@@ -194,7 +215,7 @@ def _required(message=None):
 
 def _money(label, description, required=True):
     validators = (
-        [InputRequired(message=_l("Bitte geben Sie einen Betrag ein (0 ist erlaubt)."))]
+        [Present(_l("Bitte geben Sie einen Betrag ein (0 ist erlaubt)."))]
         if required
         else [Optional()]
     )
@@ -287,12 +308,12 @@ class ApplicationForm(FlaskForm):
     )
     start_date = GermanDateField(
         _l("Projektbeginn"),
-        validators=[InputRequired(message=_l("Bitte geben Sie ein Datum ein."))],
+        validators=[Present(_l("Bitte geben Sie ein Datum ein."))],
         description=_l("TT.MM.JJJJ – das Projekt darf noch nicht begonnen haben."),
     )
     end_date = GermanDateField(
         _l("Projektende"),
-        validators=[InputRequired(message=_l("Bitte geben Sie ein Datum ein."))],
+        validators=[Present(_l("Bitte geben Sie ein Datum ein."))],
         description=_l("TT.MM.JJJJ"),
     )
 
