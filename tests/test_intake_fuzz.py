@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -73,7 +75,8 @@ def test_fuzzed_form_never_errors_or_half_stores(app, client):
     created = {"count": 0}
 
     @settings(
-        max_examples=300,
+        # FUZZ_EXAMPLES=5000 for a deeper run by hand
+        max_examples=int(os.environ.get("FUZZ_EXAMPLES", "300")),
         deadline=None,
         suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
         database=None,
