@@ -290,3 +290,13 @@ def test_double_submit_of_fund_commits_once(app, staff, staff_user, reviewer_use
     assert first.status_code == 302 and second.status_code == 409
     state, granted, _events, _mails, committed = snapshot(application.id)
     assert (state, granted, committed) == ("funded", 5_000_000, 5_000_000)
+
+
+@pytest.mark.parametrize("typed", ["   ", "", "zwölf", "-5", "99.999.999,00"])
+def test_granted_amount_typos_get_a_message(app, staff, staff_user, reviewer_user, typed):
+    application = reviewed_case(staff_user, reviewer_user)
+    before = snapshot(application.id)
+    response = post_transition(staff, application, "fund", {"granted_amount": typed})
+    assert response.status_code == 422
+    assert 'id="granted_amount-error"' in response.get_data(as_text=True)
+    assert snapshot(application.id) == before

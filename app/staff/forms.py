@@ -4,30 +4,12 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import SelectField, SelectMultipleField, StringField, TextAreaField
+from wtforms import SelectField, SelectMultipleField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from app.intake.forms import choices, parse_money
+from app.intake.forms import MoneyField, Present, choices
 from app.labels import RULE_OUTCOME_LABELS
-
-
-class MoneyField(StringField):
-    """A euro amount typed the German way; ``data`` is integer cents (or None)."""
-
-    def process_formdata(self, valuelist):
-        self.raw = valuelist[0] if valuelist else ""
-        self.data = None
-        if self.raw.strip():
-            try:
-                self.data = parse_money(self.raw)
-            except ValueError as exc:
-                raise ValueError(
-                    _l("Bitte geben Sie einen Betrag in Euro an, z. B. 12.500,00.")
-                ) from exc
-
-    def _value(self):
-        return getattr(self, "raw", "") or ""
 
 
 class TransitionForm(FlaskForm):
@@ -40,7 +22,7 @@ class TransitionForm(FlaskForm):
     )
     granted_amount = MoneyField(
         _l("Bewilligter Zuschuss (Euro)"),
-        validators=[InputRequired(message=_l("Bitte geben Sie den bewilligten Betrag an."))],
+        validators=[Present(_l("Bitte geben Sie den bewilligten Betrag an."))],
     )
 
     def __init__(self, *args, action: str, **kwargs):
