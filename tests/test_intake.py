@@ -537,3 +537,13 @@ def test_withdrawal_needs_csrf_and_a_valid_token(client):
     assert client.get("/status/falsch/zurueckziehen").status_code == 404
     assert client.post("/status/falsch/zurueckziehen").status_code in (400, 404)
     assert db.session.scalar(select(Application)).state == "submitted"
+
+
+def test_oversized_request_gets_a_friendly_413(app, client):
+    app.config["MAX_CONTENT_LENGTH"] = 4 * 1024  # small, so the body stays in memory
+    data = {**valid_form_data(), "attachment": (io.BytesIO(PDF + b"0" * 8192), "a.pdf")}
+    response = post_application(client, data)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 413
+    assert "10 MB" in html and '<html lang="de">' in html
+    assert count(Application) == 0
