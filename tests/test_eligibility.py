@@ -26,6 +26,7 @@ from app.eligibility import (
     format_eur,
     project_months,
 )
+from app.models import LEGAL_FORMS
 from app.programmes import read_round_files
 
 D = dt.date
@@ -185,18 +186,7 @@ def test_region_passes_with_one_district_inside_and_still_mentions_the_neighbour
 
 @BOTH
 @pytest.mark.parametrize(
-    "legal_form",
-    [
-        "gmbh",
-        "ggmbh",
-        "ag",
-        "eg",
-        "ev",
-        "stiftung",
-        "oeffentlich",
-        "personengesellschaft",
-        "sonstige_jp",
-    ],
+    "legal_form", [form for form in LEGAL_FORMS if form != "natuerliche_person"]
 )
 def test_applicant_type_legal_persons_and_partnerships_pass(code, legal_form):
     assert check(code, "applicant_type", legal_form=legal_form).outcome == PASS
