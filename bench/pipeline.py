@@ -42,6 +42,19 @@ from sqlalchemy import func, select  # noqa: E402
 from tests import services  # noqa: E402
 
 
+def wait_for_worker(redis_url: str, timeout: float = 60.0) -> None:
+    """Block until a worker has registered with Redis (it is then listening)."""
+    from redis import Redis
+
+    conn = Redis.from_url(redis_url)
+    deadline = time.monotonic() + timeout
+    while Worker.count(connection=conn) == 0:
+        if time.monotonic() > deadline:
+            raise RuntimeError("the worker did not start")
+        time.sleep(0.05)
+    conn.close()
+
+
 def noop() -> None:
     """The baseline job."""
 
@@ -173,6 +186,7 @@ def main() -> None:
         worker = subprocess.Popen(
             [sys.executable, "-m", "workers"], env=env, cwd=ROOT, stderr=subprocess.DEVNULL
         )
+        wait_for_worker(redis.url)  # measure the pipeline, not the worker's start-up
         client = app.test_client()
         with app.app_context():
             started = time.perf_counter()
