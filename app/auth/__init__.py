@@ -45,7 +45,7 @@ def load_user(user_id: str) -> User | None:
     """Flask-Login loader. The id carries the session version, so a password change or a
     deactivation ends every open session at its next request."""
     ident, _, version = user_id.partition(":")
-    if not ident.isdigit() or not version.isdigit():
+    if not (ident.isascii() and ident.isdigit() and version.isascii() and version.isdigit()):
         return None
     user = db.session.get(User, int(ident))
     if user is None or not user.active or user.session_version != int(version):

@@ -10,6 +10,7 @@ from sqlalchemy.orm import selectinload
 
 from app.extensions import db
 from app.models import SCORES, SUBMITTED, Application, Review, ReviewRequest
+from app.paging import page_from
 from app.review import reviews as review_domain
 from app.review.access import may_read_case
 from app.review.forms import ConflictForm, ReviewForm
@@ -43,9 +44,7 @@ def queue():
         .options(selectinload(Application.district_links), selectinload(Application.round))
         .order_by(asked.desc(), Application.submitted_at.asc(), Application.id.asc())
     )
-    page = db.paginate(
-        stmt, page=request.args.get("page", 1, type=int), per_page=PER_PAGE, error_out=False
-    )
+    page = db.paginate(stmt, page=page_from(request.args), per_page=PER_PAGE, error_out=False)
     # "asked" and "done" flags of the page's cases: one query, whatever the page size
     ids = [a.id for a in page.items]
     flags = {}

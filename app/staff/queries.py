@@ -17,6 +17,7 @@ from app.models import (
     ApplicationDistrict,
     ApplicationPriority,
 )
+from app.paging import id_from
 
 ELIGIBILITY_FILTERS = ("eligible", "remarks", "not_eligible", "pending")
 SORTS = {
@@ -52,7 +53,7 @@ class CaseFilter:
 
         round_id = args.get("round", "")
         return cls(
-            round_id=int(round_id) if round_id.isdigit() else None,
+            round_id=id_from(round_id),
             state=pick("state", STATES),
             eligibility=pick("eligibility", ELIGIBILITY_FILTERS),
             district=pick("district"),

@@ -31,6 +31,7 @@ from app.labels import (
     project_type_names,
 )
 from app.models import Application, FundingRound, Notification, User
+from app.paging import page_from
 from app.programmes import configured_round
 from app.review.access import may_read_case
 from app.security import REVIEW_ROLES, STAFF_ROLES, roles_required
@@ -100,7 +101,9 @@ def index():
 @roles_required(*STAFF_ROLES)
 def cases():
     flt = CaseFilter.from_args(request.args)
-    page = db.paginate(case_query(flt), per_page=PER_PAGE, max_per_page=100, error_out=False)
+    page = db.paginate(
+        case_query(flt), page=page_from(request.args), per_page=PER_PAGE, error_out=False
+    )
     rnd = db.session.get(FundingRound, flt.round_id) if flt.round_id else configured_round()
     args = {k: v for k, v in request.args.items() if k != "page"}
     return render_template(
