@@ -99,6 +99,7 @@ def world(app, make_user, client_for):
         f"/review/cases/{case}/interessenkonflikt",
         f"/status/{token}/zurueckziehen",
         "/sprache",
+        "/login",
         "/logout",
         *(link.removeprefix(app.config["BASE_URL"]) for link in links.values()),
     ]
@@ -143,6 +144,7 @@ def test_case_list_queries_never_cause_a_500(app, world):
         "page",
         "round",
         "per_page",
+        "next",
     )
 
     @_settings()
@@ -155,5 +157,7 @@ def test_case_list_queries_never_cause_a_500(app, world):
         assert response.status_code < 500, (query, response.status_code)
         review = world["reviewer"].get("/review/", query_string=query)
         assert review.status_code < 500, (query, review.status_code)
+        login = world["reviewer"].get("/login", query_string=query)
+        assert login.status_code < 500, (query, login.status_code)
 
     run()
