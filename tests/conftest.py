@@ -31,9 +31,16 @@ from pathlib import Path
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import text
 
 from tests import services
+
+# CI explores the same examples on every run, so a red build always means a change broke
+# something; random exploration (FUZZ_EXAMPLES=5000 for depth) is for runs by hand.
+hypothesis_settings.register_profile("ci", derandomize=True)
+if os.environ.get("CI"):
+    hypothesis_settings.load_profile("ci")
 
 FIXTURES_DIR = Path(__file__).parent / "fixtures"
 pytest_plugins = [
