@@ -12,6 +12,8 @@ Anonymous visitors are sent to the login page (``/login?next=<this path>``); a l
 without one of the roles gets 403. A deactivated user, or one whose password was changed, is
 anonymous again at the next request (see ``app.auth.load_user``), so the same check covers them.
 Object-level checks (may this reviewer see this case?) stay in the views.
+
+``safe_next`` is the one check for redirect targets taken from a request (``next``).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 from flask import abort
 from flask_login import current_user
@@ -60,3 +63,17 @@ def roles_required(*roles: str) -> Callable[[F], F]:
 def staff_required(view: F) -> F:
     """Shortcut for ``roles_required("staff", "admin")``."""
     return roles_required(*STAFF_ROLES)(view)
+
+
+def safe_next(target: str | None) -> str | None:
+    """``target`` if it is a path on this site, else None (no open redirect)."""
+    if not target:
+        return None
+    target = target.strip()
+    # Browsers treat a backslash like a slash, so "/\evil.example" would leave the site.
+    if "\\" in target or any(ord(ch) < 32 for ch in target):
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return None
+    return target

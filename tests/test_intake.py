@@ -436,11 +436,13 @@ def test_english_rendering_and_language_switch(client):
     assert "Funding round 2025–2027" in landing
 
 
-def test_language_switch_refuses_foreign_redirect(client):
+@pytest.mark.parametrize(
+    "target", ["//evil.example/x", "/\\evil.example", "https://evil.example/", "javascript:x"]
+)
+def test_language_switch_refuses_foreign_redirect(client, target):
     tokens = form_tokens(client)
     response = client.post(
-        "/sprache",
-        data={"lang": "en", "next": "//evil.example/x", "csrf_token": tokens["csrf_token"]},
+        "/sprache", data={"lang": "en", "next": target, "csrf_token": tokens["csrf_token"]}
     )
     assert response.headers["Location"] == "/"
 

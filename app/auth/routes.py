@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from flask import (
     Blueprint,
     abort,
@@ -24,7 +22,7 @@ from app import actionlinks, auth, workflow
 from app.auth.forms import ConfirmActionForm, LoginForm, RejectActionForm
 from app.extensions import db, limiter
 from app.models import Application
-from app.security import roles_required
+from app.security import roles_required, safe_next
 
 bp = Blueprint("auth", __name__)
 
@@ -51,20 +49,6 @@ def _failed(response) -> bool:
     return response.status_code != 302
 
 
-def _safe_next(target: str | None) -> str | None:
-    """``target`` if it is a path on this site, else None (no open redirect)."""
-    if not target:
-        return None
-    target = target.strip()
-    # Browsers treat a backslash like a slash, so "/\evil.example" would leave the site.
-    if "\\" in target or any(ord(ch) < 32 for ch in target):
-        return None
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
-        return None
-    return target
-
-
 def _home_for(user) -> str:
     if user.is_staff:
         return url_for("staff.cases")
@@ -76,7 +60,7 @@ def _home_for(user) -> str:
 @limiter.limit(_address_limit, methods=["POST"], deduct_when=_failed)
 def login():
     g.no_store = True
-    next_url = _safe_next(request.args.get("next"))
+    next_url = safe_next(request.args.get("next"))
     if current_user.is_authenticated:
         return redirect(next_url or _home_for(current_user))
     form = LoginForm()

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from flask import (
     Blueprint,
     abort,
@@ -25,6 +23,7 @@ from app.applications import find_by_token, submit_application
 from app.extensions import db
 from app.intake.forms import ApplicationForm
 from app.programmes import configured_round, open_round
+from app.security import safe_next
 from app.workflow import TransitionError, apply_transition
 
 bp = Blueprint("intake", __name__)
@@ -50,16 +49,6 @@ def _check_fill_time(form: ApplicationForm) -> bool:
     return elapsed >= current_app.config["FORM_MIN_FILL_SECONDS"]
 
 
-def safe_next(target: str | None, fallback: str) -> str:
-    """Only local paths: never an absolute URL or a protocol-relative ``//host``."""
-    if not target:
-        return fallback
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
-        return fallback
-    return target
-
-
 @bp.get("/")
 def landing():
     return render_template(
@@ -72,7 +61,7 @@ def set_language():
     form = FlaskForm()
     if form.validate_on_submit() and request.form.get("lang") in ("de", "en"):
         session["lang"] = request.form["lang"]
-    return redirect(safe_next(request.form.get("next"), url_for("intake.landing")))
+    return redirect(safe_next(request.form.get("next")) or url_for("intake.landing"))
 
 
 def _closed():
