@@ -125,3 +125,20 @@ def priority_names(rnd) -> dict[str, str]:
 
 def project_type_names(rnd) -> dict[str, str]:
     return {t["code"]: t.get("name_de", t["code"]) for t in rnd.project_types}
+
+
+LEGAL_FORM_LABELS = {
+    "gmbh": _l("GmbH"),
+    "ggmbh": _l("gGmbH"),
+    "ag": _l("AG"),
+    "eg": _l("eingetragene Genossenschaft (eG)"),
+    "ev": _l("eingetragener Verein (e. V.)"),
+    "stiftung": _l("Stiftung"),
+    "oeffentlich": _l(
+        "Öffentliche Einrichtung (Kommune, Kammer, Hochschule, Körperschaft des öffentlichen "
+        "Rechts)"
+    ),
+    "personengesellschaft": _l("Personengesellschaft (z. B. GbR, OHG, KG)"),
+    "sonstige_jp": _l("Sonstige juristische Person"),
+    "natuerliche_person": _l("Natürliche Person / Einzelunternehmen"),
+}

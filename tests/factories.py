@@ -68,7 +68,7 @@ def valid_form_data(**overrides: Any) -> dict[str, Any]:
 
 def application_fields(**overrides: Any) -> dict[str, Any]:
     """The same application as model values (cents, dates, booleans), for the domain function."""
-    from app.intake.forms import GermanDateField, parse_money
+    from app.fields import GermanDateField, parse_money
     from app.models import DECLARATIONS, MONEY_FIELDS
 
     fields: dict[str, Any] = valid_form_data()

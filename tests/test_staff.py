@@ -247,6 +247,16 @@ def test_request_reviewers_sends_each_a_link(app, staff, post_form, make_user):
     )
 
 
+def test_request_for_an_unknown_reviewer_is_refused_in_german(app, staff, post_form):
+    application, _ = create_application()
+    url = f"/staff/cases/{application.id}"
+    response = post_form(
+        staff, url, f"{url}/gutachten-anfragen", {"reviewers": [999999]}, follow_redirects=True
+    )
+    assert "Bitte wählen Sie nur aus den angebotenen Möglichkeiten." in response.get_data(True)
+    assert db.session.scalar(select(db.func.count(ReviewRequest.id))) == 0
+
+
 def test_transition_confirmation_previews_emails(app, staff):
     application, _ = create_application(contact_email="antrag@traeger.example")
     page = staff.get(f"/staff/cases/{application.id}/aktion/reject")

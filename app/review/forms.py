@@ -7,7 +7,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, RadioField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
-from app.intake.forms import choices
+from app.fields import choices
 from app.labels import RECOMMENDATION_LABELS, SCORE_LABELS
 
 SCORE_CHOICES = choices((i, str(i)) for i in range(6))

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import SelectField, SelectMultipleField, TextAreaField
+from wtforms import SelectField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
-from wtforms.widgets import CheckboxInput, ListWidget
 
-from app.intake.forms import MoneyField, Present, choices
+from app.fields import MoneyField, MultiCheckboxField, Present, choices
 from app.labels import RULE_OUTCOME_LABELS
 
 
@@ -51,11 +50,6 @@ class OverrideForm(FlaskForm):
             Length(max=2000),
         ],
     )
-
-
-class MultiCheckboxField(SelectMultipleField):
-    widget = ListWidget(prefix_label=False)
-    option_widget = CheckboxInput()
 
 
 class ReviewRequestForm(FlaskForm):

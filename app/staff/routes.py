@@ -23,9 +23,10 @@ from sqlalchemy import select
 from app import budget as budget_domain
 from app import exports, labels, notifications, outbox, workflow
 from app.extensions import db
-from app.intake.forms import LEGAL_FORM_LABELS, choices
+from app.fields import choices
 from app.labels import (
     ACTION_LABELS,
+    LEGAL_FORM_LABELS,
     district_names,
     priority_names,
     project_type_names,
