@@ -54,5 +54,5 @@ def outcome_label(outcome: str | None) -> str:
     from app.labels import OUTCOME_LABELS, RULE_OUTCOME_LABELS
 
     if outcome is None:
-        return _("wird geprüft")
+        return _("noch nicht geprüft")
     return str(OUTCOME_LABELS.get(outcome) or RULE_OUTCOME_LABELS.get(outcome, outcome))

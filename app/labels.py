@@ -107,10 +107,10 @@ FIELD_LABELS = {
 LANGUAGE_LABELS = {"de": _l("Deutsch"), "en": _l("Englisch")}
 
 
-def district_names(rnd) -> dict[str, str]:
-    """AGS → German district name for a round (and its neighbouring alliances), plus "other"."""
+def district_names(rnd, language: str = "de") -> dict[str, str]:
+    """AGS → district name for a round (and its neighbouring alliances), plus "other"."""
     known = rnd.districts + rnd.data.get("neighbour_districts", [])
-    names = {d["ags"]: d["name_de"] for d in known}
+    names = {d["ags"]: d.get(f"name_{language}") or d["name_de"] for d in known}
     names["other"] = str(_l("Andere Region"))
     return names
 

@@ -33,6 +33,7 @@ from werkzeug.routing import BuildError
 
 from app import clock, outbox
 from app.extensions import db
+from app.labels import district_names
 from app.models import Application, EligibilityCheck, Notification
 
 STAFF_LANGUAGE = "de"  # the network office works in German
@@ -130,10 +131,8 @@ def _message_id() -> str:
 
 
 def _district_names(application: Application, language: str) -> list[str]:
-    known = application.round.districts + application.round.data.get("neighbour_districts", [])
-    names = {d["ags"]: d.get(f"name_{language}") or d["name_de"] for d in known}
-    other = _("andere")
-    return [names.get(ags, other if ags == "other" else ags) for ags in application.districts]
+    names = district_names(application.round, language)
+    return [names.get(ags, ags) for ags in application.districts]
 
 
 def render(

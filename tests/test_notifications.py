@@ -66,7 +66,7 @@ def test_staff_notice_follows_the_check_with_its_summary(app):
     check_eligibility(application.id)  # idempotent: one notice only
     (staff,) = _notifications(application_id=application.id, kind="staff_new")
     assert staff.recipient == "staff@example.org" and staff.language == "de"
-    assert "nicht förderfähig" in staff.body_text
+    assert "Nicht förderfähig" in staff.body_text
     assert "Förderregion (nicht erfüllt)" in staff.body_text
     assert "Landkreise: Gifhorn" in staff.body_text
     assert "Südostniedersachsen" in staff.body_text
