@@ -5,10 +5,20 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask, g, has_request_context, render_template, request, session
+from flask_wtf.csrf import CSRFError
 from sqlalchemy import event
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from app import accounts, cli, legacy
+from app.auth.routes import bp as auth_bp
 from app.extensions import babel, csrf, db, limiter, login_manager, mail, migrate
+from app.intake.routes import bp as intake_bp
+from app.jobs import outbox
+from app.legal.routes import bp as legal_bp
+from app.ops.routes import bp as ops_bp
+from app.review.routes import bp as review_bp
+from app.staff.routes import bp as staff_bp
+from app.web import templating
 from config import Config, config_from_env
 
 
@@ -49,16 +59,11 @@ def register_extensions(app: Flask) -> None:
     mail.init_app(app)
     login_manager.init_app(app)
     limiter.init_app(app)
-    from app import outbox
-
     outbox.init_app(app)  # enqueue outbox rows on RQ after each commit
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
             _configure_sqlite(app)
-
-    from app.auth import load_user
-
-    login_manager.user_loader(load_user)
+    login_manager.user_loader(accounts.load_user)
 
 
 def _configure_sqlite(app: Flask) -> None:
@@ -84,17 +89,13 @@ def _configure_sqlite(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from app.auth.routes import bp as auth_bp
-    from app.intake.routes import bp as intake_bp
-    from app.ops import bp as ops_bp
-    from app.review.routes import bp as review_bp
-    from app.staff.routes import bp as staff_bp
-
     app.register_blueprint(intake_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(staff_bp)
     app.register_blueprint(review_bp)
     app.register_blueprint(ops_bp)
+    app.register_blueprint(legal_bp)
+    legacy.register(app)
 
 
 def register_errorhandlers(app: Flask) -> None:
@@ -105,23 +106,17 @@ def register_errorhandlers(app: Flask) -> None:
     for code in (400, 403, 404, 405, 413, 429, 500):
         app.register_error_handler(code, render_error)
 
-    from flask_wtf.csrf import CSRFError
-
     @app.errorhandler(CSRFError)
     def csrf_error(error):
         return render_template("errors/csrf.html"), 400
 
 
 def register_commands(app: Flask) -> None:
-    from app.cli import register
-
-    register(app)
+    cli.register(app)
 
 
 def register_template_helpers(app: Flask) -> None:
-    from app import formatting
-
-    formatting.register(app)
+    templating.register(app)
 
 
 def register_security_headers(app: Flask) -> None:

@@ -21,6 +21,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from app import funding
+
 if TYPE_CHECKING:  # the engine never needs the ORM at run time
     from app.models import Application, FundingRound
 
@@ -347,7 +349,7 @@ class ApplicationFacts:
 
     @property
     def total_costs(self) -> int:
-        return self.personnel_costs + self.other_costs
+        return funding.total_costs(self.personnel_costs, self.other_costs)
 
     @property
     def co_funds(self) -> int:
@@ -588,12 +590,10 @@ def check_priority(app: ApplicationFacts, rnd: RoundRules, ctx: CheckContext) ->
 
 
 def check_funding_rate(app: ApplicationFacts, rnd: RoundRules, ctx: CheckContext) -> RuleResult:
-    basis = app.personnel_costs if rnd.rate_basis == "personnel" else app.total_costs
+    basis = funding.rate_basis_cents(rnd.rate_basis, app.personnel_costs, app.other_costs)
     rate = rnd.funding_rate_percent
-    # integer cents throughout: grant <= rate% of basis  <=>  grant * 100 <= rate * basis
-    ok = app.requested_grant * 100 <= rate * basis
-    # grant is whole cents, so flooring the maximum loses nothing
-    max_grant = rate * basis // 100
+    max_grant = funding.grant_cap_cents(rate, rnd.rate_basis, app.personnel_costs, app.other_costs)
+    ok = app.requested_grant <= max_grant
 
     def basis_name(lang: str) -> str:
         if rnd.rate_basis == "personnel":

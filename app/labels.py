@@ -55,6 +55,18 @@ EVENT_KIND_LABELS = {
 
 ACTOR_LABELS = {"applicant": _l("Antragsteller/in"), "system": _l("System"), "staff": _l("Team")}
 
+# Email kinds (templates email/<kind>.txt and .html), as staff see them in previews and logs.
+EMAIL_KIND_LABELS = {
+    "receipt": _l("Eingangsbestätigung"),
+    "staff_new": _l("Hinweis auf neuen Antrag"),
+    "eligibility_result": _l("Ergebnis der Fördervoraussetzungsprüfung"),
+    "reviewed": _l("Mitteilung: begutachtet"),
+    "funded": _l("Förderzusage"),
+    "rejected": _l("Ablehnung"),
+    "withdrawn": _l("Hinweis auf Rücknahme"),
+    "review_request": _l("Bitte um Gutachten"),
+}
+
 NOTIFICATION_STATUS_LABELS = {
     "pending": _l("wartet"),
     "sending": _l("wird gesendet"),

@@ -25,6 +25,7 @@ from sqlalchemy.ext.associationproxy import AssociationProxy, association_proxy
 from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from app import funding
 from app.extensions import db
 
 
@@ -138,10 +139,6 @@ class FundingRound(db.Model):
     @property
     def districts(self) -> list[dict[str, str]]:
         return self.data.get("districts", [])
-
-    @property
-    def district_codes(self) -> list[str]:
-        return [d["ags"] for d in self.districts]
 
     @property
     def priorities(self) -> list[dict[str, Any]]:
@@ -296,14 +293,11 @@ class Application(db.Model):
 
     @hybrid_property
     def total_costs(self) -> int:
-        return self.personnel_costs + self.other_costs
+        return funding.total_costs(self.personnel_costs, self.other_costs)
 
     @property
     def is_final(self) -> bool:
         return self.state in FINAL_STATES
-
-    def matches_token(self, token: str) -> bool:
-        return self.status_token_hash == hash_token(token)
 
 
 class Event(db.Model):

@@ -39,7 +39,7 @@ sys.path.insert(0, str(ROOT))
 from rq import Queue, SimpleWorker, Worker  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402
 
-from tests import services  # noqa: E402
+from scripts import services  # noqa: E402
 
 
 def wait_for_worker(redis_url: str, timeout: float = 60.0) -> None:
@@ -241,7 +241,7 @@ def main() -> None:
                 db.session.commit()
             empty = time.perf_counter()
             subprocess.run(
-                [sys.executable, "-c", "import app, workers.jobs; app.create_app()"],
+                [sys.executable, "-c", "import app, workers; app.create_app()"],
                 env=env,
                 cwd=ROOT,
                 check=True,

@@ -24,12 +24,12 @@ from sqlalchemy import event, func, select
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from app import auth, create_app  # noqa: E402
+from app import accounts, create_app  # noqa: E402
 from app.extensions import db  # noqa: E402
 from app.models import Application  # noqa: E402
 from app.programmes import configured_round, sync_rounds  # noqa: E402
 from config import TestingConfig  # noqa: E402
-from tests import services  # noqa: E402
+from scripts import services  # noqa: E402
 from tests.factories import create_application  # noqa: E402
 from tests.fixtures.auth import PASSWORD, login  # noqa: E402
 from tests.fixtures.workspace import bulk_insert_cases  # noqa: E402
@@ -84,7 +84,7 @@ def run(uri: str, sizes: list[int], repeat: int, label: str) -> list[tuple]:
         db.drop_all()
         db.create_all()
         sync_rounds()
-        auth.create_user("bench@example.org", role="staff", password=PASSWORD)
+        accounts.create_user("bench@example.org", role="staff", password=PASSWORD)
         db.session.commit()
         rnd = configured_round()
         real_case, _ = create_application()  # a case with events and emails, as in life

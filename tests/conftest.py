@@ -34,7 +34,7 @@ from flask.testing import FlaskClient
 from hypothesis import settings as hypothesis_settings
 from sqlalchemy import text
 
-from tests import services
+from scripts import services
 
 # CI explores the same examples on every run, so a red build always means a change broke
 # something; random exploration (FUZZ_EXAMPLES=5000 for depth) is for runs by hand.

@@ -10,7 +10,7 @@ from typing import Any
 from werkzeug.datastructures import MultiDict
 
 from app import clock
-from app.applications import submit_application
+from app.cases.submission import submit_application
 from app.programmes import configured_round
 
 
@@ -68,8 +68,8 @@ def valid_form_data(**overrides: Any) -> dict[str, Any]:
 
 def application_fields(**overrides: Any) -> dict[str, Any]:
     """The same application as model values (cents, dates, booleans), for the domain function."""
-    from app.fields import GermanDateField, parse_money
     from app.models import DECLARATIONS, MONEY_FIELDS
+    from app.web.fields import GermanDateField, parse_money
 
     fields: dict[str, Any] = valid_form_data()
     for name in MONEY_FIELDS:
@@ -160,7 +160,7 @@ def add_review(application, reviewer, **overrides: Any):
 
 def create_reviewed_application(staff, reviewer, **overrides: Any):
     """A case taken submitted → reviewed through the workflow, committed."""
-    from app import workflow
+    from app.cases import workflow
     from app.extensions import db
 
     application, _token = create_application(**overrides)

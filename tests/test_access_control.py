@@ -12,7 +12,8 @@ import pathlib
 
 import pytest
 
-from app import auth, workflow
+from app import accounts
+from app.cases import workflow
 from app.extensions import db
 from tests.factories import create_application
 from tests.fixtures.auth import PASSWORD, login
@@ -34,26 +35,26 @@ def routes(case_id: int, result_id: int, other_id: int) -> list[tuple[str, str, 
         ("GET", "/staff/cases/export.csv", {}, "staff"),
         ("GET", "/staff/cases/export.xlsx", {}, "staff"),
         ("GET", "/staff/budget", {}, "staff"),
-        ("GET", "/staff/betrieb", {}, "staff"),
-        ("POST", "/staff/betrieb/emails/999999/erneut", {}, "staff"),
+        ("GET", "/staff/operations", {}, "staff"),
+        ("POST", "/staff/operations/emails/999999/resend", {}, "staff"),
         ("GET", c, {}, "staff"),
         ("GET", o, {}, "staff"),
-        ("GET", f"{c}/aktion/reject", {}, "staff"),
-        ("GET", f"{c}/aktion/mark_reviewed", {}, "staff"),
-        ("POST", f"{c}/aktion/reject", {"reason": ""}, "staff"),
-        ("POST", f"{c}/aktion/mark_reviewed", {}, "staff"),
-        ("POST", f"{o}/aktion/fund", {"granted_amount": "1"}, "staff"),
-        ("POST", f"{c}/pruefung/{result_id}", {"outcome": "pass", "comment": ""}, "staff"),
-        ("POST", f"{c}/gutachten-anfragen", {}, "staff"),
+        ("GET", f"{c}/action/reject", {}, "staff"),
+        ("GET", f"{c}/action/mark_reviewed", {}, "staff"),
+        ("POST", f"{c}/action/reject", {"reason": ""}, "staff"),
+        ("POST", f"{c}/action/mark_reviewed", {}, "staff"),
+        ("POST", f"{o}/action/fund", {"granted_amount": "1"}, "staff"),
+        ("POST", f"{c}/results/{result_id}/override", {"outcome": "pass", "comment": ""}, "staff"),
+        ("POST", f"{c}/review-requests", {}, "staff"),
         ("GET", "/review/", {}, "review"),
         ("GET", r, {}, "review"),
-        ("GET", f"{c}/anhang", {}, "review"),
+        ("GET", f"{c}/attachment", {}, "review"),
         ("POST", r, {"recommendation": "approve"}, "review"),
         ("GET", ro, {}, "other"),
-        ("GET", f"{o}/anhang", {}, "other"),
+        ("GET", f"{o}/attachment", {}, "other"),
         ("POST", ro, {"recommendation": "approve"}, "other"),
-        ("POST", f"{ro}/interessenkonflikt", {}, "other"),
-        ("POST", f"{r}/interessenkonflikt", {}, "review"),  # last: it records something
+        ("POST", f"{ro}/conflict", {}, "other"),
+        ("POST", f"{r}/conflict", {}, "review"),  # last: it records something
     ]
 
 
@@ -102,7 +103,7 @@ def test_access_matrix(app, role, make_user, client_for):
         user = make_user("staff", email="gone@example.org")
         assert login(client, user.email, PASSWORD).status_code == 302
         assert client.get("/staff/cases").status_code == 200
-        auth.deactivate(user)
+        accounts.deactivate(user)
         db.session.commit()
     token_value = csrf_from(client.get("/login", follow_redirects=True).get_data(as_text=True))
 
@@ -130,7 +131,7 @@ def test_reviewer_post_to_transition_is_refused(app, reviewer_user, client_for, 
     token_value = csrf_from(reviewer.get("/review/").get_data(as_text=True))
     for action in ("mark_reviewed", "reject", "fund", "reopen"):
         response = reviewer.post(
-            f"/staff/cases/{application.id}/aktion/{action}",
+            f"/staff/cases/{application.id}/action/{action}",
             data={"csrf_token": token_value, "reason": "x", "granted_amount": "1.000"},
         )
         assert response.status_code == 403

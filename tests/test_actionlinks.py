@@ -8,7 +8,8 @@ from urllib.parse import urlsplit
 import pytest
 from sqlalchemy import func, select
 
-from app import actionlinks, clock, workflow
+from app import clock
+from app.cases import actionlinks, workflow
 from app.extensions import db
 from app.models import REJECTED, REVIEWED, SUBMITTED, Application, Event, UsedActionLink
 from tests.factories import add_review, create_application
@@ -57,15 +58,16 @@ def confirm(client, path: str, **data):
 
 def test_build_action_links_uses_base_url_not_the_request(app, case):
     with app.test_request_context("/", base_url="https://evil.example"):
-        links = actionlinks.build_action_links(case)
-    assert set(links) == {"open", "mark_reviewed", "reject"}
+        links = actionlinks.staff_links(case)
+    assert set(links) == {"case", "open", "mark_reviewed", "reject"}
+    assert links.pop("case") == f"https://foerderung.example.org/staff/cases/{case.id}"
     for action, url in links.items():
-        assert url.startswith("https://foerderung.example.org/aktion/" + action + "/")
+        assert url.startswith("https://foerderung.example.org/action/" + action + "/")
     # also without any request (as in the worker)
-    assert actionlinks.build_action_links(case)["open"].startswith(app.config["BASE_URL"])
+    assert actionlinks.staff_links(case)["open"].startswith(app.config["BASE_URL"])
     # every link has its own nonce
     first = actionlinks.read_token("reject", links["reject"].rsplit("/", 1)[1])
-    second = actionlinks.build_action_links(case)["reject"].rsplit("/", 1)[1]
+    second = actionlinks.staff_links(case)["reject"].rsplit("/", 1)[1]
     assert first.nonce != actionlinks.read_token("reject", second).nonce
     assert first.case_id == case.id
 
@@ -236,12 +238,12 @@ def test_tampered_link_is_refused(client, reviewed_once, staff_user, logged_in, 
 def test_token_for_another_purpose_is_refused(client, case, staff_user, logged_in):
     logged_in(staff_user)
     reject_token = actionlinks.make_token(case.id, "reject")
-    page = client.get(f"/aktion/mark_reviewed/{reject_token}")
+    page = client.get(f"/action/mark_reviewed/{reject_token}")
     assert page.status_code == 400
     assert INVALID in page.get_data(as_text=True)
     open_token = actionlinks.make_token(case.id, "open")
-    assert client.get(f"/aktion/reject/{open_token}").status_code == 400
-    assert client.get(f"/aktion/unbekannt/{open_token}").status_code == 404
+    assert client.get(f"/action/reject/{open_token}").status_code == 400
+    assert client.get(f"/action/unbekannt/{open_token}").status_code == 404
     assert state_of(case) == SUBMITTED
 
 

@@ -11,10 +11,10 @@ from flask import Flask, abort
 from itsdangerous import TimestampSigner
 
 import config
-from app import auth, create_app
+from app import accounts, create_app
 from app.extensions import db
 from app.models import User
-from app.security import roles_required
+from app.web.security import roles_required
 from tests.fixtures.auth import PASSWORD, csrf_token, login
 
 GENERIC_FAILURE = "E-Mail-Adresse oder Passwort ist falsch, oder das Konto ist gesperrt."
@@ -189,9 +189,9 @@ def test_open_session_ends_when_account_changes(client, probe, staff_user, logge
     logged_in(staff_user)
     assert client.get("/_probe/staff").status_code == 200
     if change == "deactivate":
-        auth.deactivate(staff_user)
+        accounts.deactivate(staff_user)
     else:
-        auth.set_password(staff_user, "ein-ganz-neues-passwort")
+        accounts.set_password(staff_user, "ein-ganz-neues-passwort")
     db.session.commit()
     response = client.get("/_probe/staff")
     assert response.status_code == 302
@@ -228,15 +228,15 @@ def test_outdated_hash_is_upgraded_at_login(client, staff_user):
 
 def test_unknown_email_costs_an_argon2_verification(monkeypatch, app):
     calls = []
-    original = auth._verify
-    monkeypatch.setattr(auth, "_verify", lambda h, p: calls.append(h) or original(h, p))
-    assert auth.authenticate("nobody@example.org", PASSWORD) is None
-    assert calls == [auth._DUMMY_HASH]
+    original = accounts._verify
+    monkeypatch.setattr(accounts, "_verify", lambda h, p: calls.append(h) or original(h, p))
+    assert accounts.authenticate("nobody@example.org", PASSWORD) is None
+    assert calls == [accounts._DUMMY_HASH]
 
 
 def test_short_password_refused(app):
-    with pytest.raises(auth.AccountError):
-        auth.create_user("kurz@example.org", role="staff", password="zu-kurz")
+    with pytest.raises(accounts.AccountError):
+        accounts.create_user("kurz@example.org", role="staff", password="zu-kurz")
 
 
 # --- rate limits ------------------------------------------------------------------------

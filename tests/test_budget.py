@@ -10,7 +10,7 @@ from xml.etree import ElementTree
 import pytest
 from sqlalchemy import select, update
 
-from app import budget, workflow
+from app.cases import budget, workflow
 from app.extensions import db
 from app.models import Application, Event, FundingRound, User
 from app.programmes import configured_round
@@ -43,7 +43,7 @@ def test_check_grant_limits(app):
         (-5, "größer als 0"),
         (7_000_001, "beantragten Zuschuss"),
     ):
-        with pytest.raises(workflow.TransitionError) as info:
+        with pytest.raises(budget.FundingError) as info:
             budget.check_grant(application, amount)
         assert needle in str(info.value.message)
     budget.check_grant(application, 7_000_000)  # exactly 70 % of 100.000 € total costs
@@ -57,7 +57,7 @@ def test_check_grant_limits(app):
         requested_grant=9_000_000,
     )
     assert budget.grant_limit_cents(above) == 7_000_000
-    with pytest.raises(workflow.TransitionError) as info:
+    with pytest.raises(budget.FundingError) as info:
         budget.check_grant(above, 7_500_000)
     assert "Förderquote von 70 %" in str(info.value.message)
     assert "70.000,00" in str(info.value.message)
@@ -69,7 +69,7 @@ def test_commit_funds_is_conditional(app):
     budget.commit_funds(application, 6_000_000)
     db.session.commit()
     assert db.session.get(FundingRound, rnd.id).committed_cents == 6_000_000
-    with pytest.raises(workflow.TransitionError) as info:
+    with pytest.raises(budget.FundingError) as info:
         budget.commit_funds(application, 4_000_001)
     message = str(info.value.message)
     assert "40.000,00\xa0€" in message  # what is left, as German currency

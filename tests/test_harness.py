@@ -15,7 +15,7 @@ from sqlalchemy import func, select, text
 
 from app.extensions import db
 from app.models import FundingRound
-from tests.services import free_port, wait_for_port
+from scripts.services import free_port, wait_for_port
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from app import create_app
 from app.extensions import db
 from config import TestingConfig
-from tests.services import free_port
+from scripts.services import free_port
 
 
 def test_healthy(client):

@@ -11,8 +11,8 @@ from sqlalchemy import func, select
 from werkzeug.datastructures import MultiDict
 
 from app.extensions import db
-from app.fields import parse_money
 from app.models import Application, ApplicationDistrict, Event, hash_token
+from app.web.fields import parse_money
 from tests.factories import (
     form_tokens,
     hidden_fields,
@@ -303,7 +303,7 @@ def test_reference_numbers_are_sequential_per_year(app, client):
 
 
 def test_next_reference_starts_new_year_at_one(app):
-    from app.applications import next_reference
+    from app.cases.submission import next_reference
 
     assert next_reference(2031) == "NON-2031-0001"
     assert next_reference(2031) == "NON-2031-0002"
@@ -460,12 +460,12 @@ def test_language_field_records_email_language(client):
 
 def test_no_half_stored_rows_when_commit_fails(app, client, monkeypatch):
     """A failure inside the submit transaction leaves no application, event or district."""
-    from app import notifications
+    from app.mail import compose
 
     def boom(*args, **kwargs):
         raise RuntimeError("simulated failure")
 
-    monkeypatch.setattr(notifications, "for_transition", boom)
+    monkeypatch.setattr(compose, "record_all", boom)
     with pytest.raises(RuntimeError):
         submit_via_form(client)
     assert count(Application) == 0

@@ -12,7 +12,7 @@ import re
 import pytest
 from sqlalchemy import select
 
-from app import workflow
+from app.cases import workflow
 from app.extensions import db
 from app.models import Application, Event, FundingRound, Notification, Review
 from tests.factories import create_application, create_reviewed_application, submit_via_form
@@ -79,7 +79,7 @@ def test_whole_life_of_a_case(app, client, smtp, pipeline_env, make_user, client
     # 3. staff ask a reviewer; the reviewer's email links to the review page
     html = case_page.get_data(as_text=True)
     staff.post(
-        f"{case_path}/gutachten-anfragen",
+        f"{case_path}/review-requests",
         data={"reviewers": [reviewer_user.id], "csrf_token": csrf_from(html)},
     )
     run_worker_process(pipeline_env)
@@ -89,7 +89,7 @@ def test_whole_life_of_a_case(app, client, smtp, pipeline_env, make_user, client
     review_path = link_in(review_mail[0], rf"/review/cases/{application.id}")
 
     # 4. marking it reviewed without a review is refused
-    refused = confirm_and_post(staff, f"{case_path}/aktion/mark_reviewed", {}, [APPLICANT])
+    refused = confirm_and_post(staff, f"{case_path}/action/mark_reviewed", {}, [APPLICANT])
     assert refused.status_code == 422
     assert "mindestens ein Gutachten" in refused.get_data(as_text=True)
 
@@ -113,7 +113,7 @@ def test_whole_life_of_a_case(app, client, smtp, pipeline_env, make_user, client
     assert posted.status_code == 302
 
     # 6. staff mark it reviewed (the preview names the applicant), the applicant hears of it
-    done = confirm_and_post(staff, f"{case_path}/aktion/mark_reviewed", {}, [APPLICANT])
+    done = confirm_and_post(staff, f"{case_path}/action/mark_reviewed", {}, [APPLICANT])
     assert done.status_code == 302
     run_worker_process(pipeline_env)
     smtp.wait_for(5)
@@ -121,13 +121,13 @@ def test_whole_life_of_a_case(app, client, smtp, pipeline_env, make_user, client
 
     # 7. funding above the funding rate is refused, within it the case is funded
     over = confirm_and_post(
-        staff, f"{case_path}/aktion/fund", {"granted_amount": "70.000,01"}, [APPLICANT]
+        staff, f"{case_path}/action/fund", {"granted_amount": "70.000,01"}, [APPLICANT]
     )
     assert over.status_code == 422
     db.session.expire_all()
     assert db.session.get(Application, application.id).state == "reviewed"
     funded = confirm_and_post(
-        staff, f"{case_path}/aktion/fund", {"granted_amount": "65.000,00"}, [APPLICANT]
+        staff, f"{case_path}/action/fund", {"granted_amount": "65.000,00"}, [APPLICANT]
     )
     assert funded.status_code == 302
     run_worker_process(pipeline_env)
@@ -183,7 +183,7 @@ def snapshot(application_id: int) -> tuple:
 
 
 def post_transition(client, application, action, data):
-    path = f"/staff/cases/{application.id}/aktion/{action}"
+    path = f"/staff/cases/{application.id}/action/{action}"
     token = csrf_from(client.get(f"/staff/cases/{application.id}").get_data(as_text=True))
     return client.post(path, data={**data, "csrf_token": token}, follow_redirects=True)
 
@@ -274,7 +274,7 @@ def test_reviewer_posting_a_transition_changes_nothing(app, reviewer_user, clien
     reviewer = client_for(reviewer_user)
     token = csrf_from(reviewer.get(f"/review/cases/{application.id}").get_data(as_text=True))
     response = reviewer.post(
-        f"/staff/cases/{application.id}/aktion/reject",
+        f"/staff/cases/{application.id}/action/reject",
         data={"reason": "Ich darf das nicht.", "csrf_token": token},
     )
     assert response.status_code == 403
@@ -283,10 +283,10 @@ def test_reviewer_posting_a_transition_changes_nothing(app, reviewer_user, clien
 
 def test_double_submit_of_fund_commits_once(app, staff, staff_user, reviewer_user):
     application = reviewed_case(staff_user, reviewer_user)
-    html = staff.get(f"/staff/cases/{application.id}/aktion/fund").get_data(as_text=True)
+    html = staff.get(f"/staff/cases/{application.id}/action/fund").get_data(as_text=True)
     data = {"granted_amount": "50.000", "csrf_token": csrf_from(html)}
-    first = staff.post(f"/staff/cases/{application.id}/aktion/fund", data=data)
-    second = staff.post(f"/staff/cases/{application.id}/aktion/fund", data=data)
+    first = staff.post(f"/staff/cases/{application.id}/action/fund", data=data)
+    second = staff.post(f"/staff/cases/{application.id}/action/fund", data=data)
     assert first.status_code == 302 and second.status_code == 409
     state, granted, _events, _mails, committed = snapshot(application.id)
     assert (state, granted, committed) == ("funded", 5_000_000, 5_000_000)

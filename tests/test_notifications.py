@@ -11,10 +11,13 @@ import datetime as dt
 import pytest
 from sqlalchemy import func, select, update
 
-from app import clock, notifications
+from app import clock
+from app.cases import actionlinks, workflow
+from app.cases.checks import check_eligibility
+from app.cases.workflow import TRANSITIONS, apply_transition
 from app.extensions import db
+from app.mail import compose, delivery
 from app.models import Notification, OutboxItem, User
-from app.workflow import TRANSITIONS, apply_transition
 from tests.factories import create_application
 from tests.fixtures.pipeline import drain
 
@@ -57,8 +60,6 @@ def test_submission_records_receipt_and_check(app):
 
 
 def test_staff_notice_follows_the_check_with_its_summary(app):
-    from workers.jobs import check_eligibility
-
     application, _token = create_application(
         districts=["03151"], priorities=[], decl_truthful=False
     )
@@ -87,8 +88,10 @@ def test_english_applicant_gets_english_subject_and_date_format(app):
 def test_links_come_from_base_url_not_the_request(app, client):
     application, token = create_application()
     with app.test_request_context("/", base_url="https://evil.example"):
-        assert notifications.status_url(token).startswith("https://foerderung.example.org/")
-        links = notifications.staff_action_links(application)
+        assert compose.absolute_url("intake.status", token=token).startswith(
+            "https://foerderung.example.org/"
+        )
+        links = actionlinks.staff_links(application)
     assert links["case"] == f"https://foerderung.example.org/staff/cases/{application.id}"
     assert all(url.startswith("https://foerderung.example.org/") for url in links.values())
 
@@ -106,7 +109,7 @@ def test_links_come_from_base_url_not_the_request(app, client):
 )
 def test_preview_for_transition(app, action, expected):
     application, _token = create_application()
-    preview = notifications.preview_for_transition(application, action)
+    preview = workflow.preview(application, action)
     assert preview == [
         (kind, application.contact_email if to == "applicant" else to) for kind, to in expected
     ]
@@ -118,10 +121,10 @@ def test_preview_for_transition(app, action, expected):
 def test_every_transition_records_the_emails_its_preview_promised(app, monkeypatch):
     staff = _staff()
     application, _token = create_application()
-    monkeypatch.setattr("app.workflow._needs_review", lambda *a: None)
-    monkeypatch.setattr("app.workflow._needs_valid_grant", lambda *a: None)
+    monkeypatch.setattr("app.cases.workflow._needs_review", lambda *a: None)
+    monkeypatch.setattr("app.cases.workflow._needs_valid_grant", lambda *a: None)
     monkeypatch.setattr(
-        "app.workflow.TRANSITIONS",
+        "app.cases.workflow.TRANSITIONS",
         {k: t.__class__(**{**t.__dict__, "checks": ()}) for k, t in TRANSITIONS.items()},
     )
     steps = [
@@ -132,7 +135,7 @@ def test_every_transition_records_the_emails_its_preview_promised(app, monkeypat
     ]
     for action, kwargs in steps:
         before = {n.id for n in _notifications(application_id=application.id)}
-        expected = notifications.preview_for_transition(application, action)
+        expected = workflow.preview(application, action)
         apply_transition(application, action, user=staff, **kwargs)
         db.session.commit()
         new = [n for n in _notifications(application_id=application.id) if n.id not in before]
@@ -151,7 +154,7 @@ def test_funded_email_names_granted_amount(app):
     application, _token = create_application(language="en")
     with db.session.no_autoflush:  # rendered only; never flushed
         application.granted_amount = 5_000_000
-        subject, text, html = notifications.render(
+        subject, text, html = compose.render(
             "funded", application, "en", event=None, reason=None, links=None, check=None
         )
     db.session.rollback()
@@ -181,8 +184,8 @@ def test_delivery_through_real_worker_and_smtp(app, smtp):
 def test_claim_is_one_conditional_update(app):
     _application, _token = create_application()
     note = _notifications(kind="receipt")[0]
-    assert notifications.claim(note.id) is True
-    assert notifications.claim(note.id) is False  # a second worker gets nothing
+    assert delivery.claim(note.id) is True
+    assert delivery.claim(note.id) is False  # a second worker gets nothing
     # ... until the claim is older than the timeout (the first worker died)
     app.config["NOTIFICATION_CLAIM_TIMEOUT_SECONDS"] = 60
     old = clock.now() - dt.timedelta(seconds=120)
@@ -190,15 +193,15 @@ def test_claim_is_one_conditional_update(app):
         update(Notification).where(Notification.id == note.id).values(claimed_at=old)
     )
     db.session.commit()
-    assert notifications.claim(note.id) is True
+    assert delivery.claim(note.id) is True
     assert _notifications(kind="receipt")[0].attempts == 2
 
 
 def test_sent_notification_is_not_sent_again(app, smtp):
     create_application()
     note = _notifications(kind="receipt")[0]
-    assert notifications.deliver(note.id) == "sent"
-    assert notifications.deliver(note.id) == "sent"
+    assert delivery.deliver(note.id) == "sent"
+    assert delivery.deliver(note.id) == "sent"
     assert len(smtp.messages) == 1
 
 

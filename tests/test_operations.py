@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from app import outbox
+from app.cases.checks import check_eligibility
 from app.extensions import db
+from app.jobs import outbox
 from app.models import Notification, OutboxItem
 from tests.factories import create_application
 from tests.fixtures.pipeline import drain
@@ -19,7 +20,7 @@ def test_failed_email_is_shown_and_sent_again(app, smtp, fast_pipeline, staff_us
     failed = db.session.scalars(select(Notification).filter_by(status="failed")).all()
     assert failed  # every email failed for good
     staff = client_for(staff_user)
-    page = staff.get("/staff/betrieb")
+    page = staff.get("/staff/operations")
     html = page.get_data(as_text=True)
     assert page.status_code == 200
     assert failed[0].recipient in html and "550" in html
@@ -28,7 +29,7 @@ def test_failed_email_is_shown_and_sent_again(app, smtp, fast_pipeline, staff_us
     smtp.clear()  # the mail server is fixed
     receipt = next(n for n in failed if n.kind == "receipt")
     response = staff.post(
-        f"/staff/betrieb/emails/{receipt.id}/erneut", data={"csrf_token": csrf_from(html)}
+        f"/staff/operations/emails/{receipt.id}/resend", data={"csrf_token": csrf_from(html)}
     )
     assert response.status_code == 303
     drain(app)
@@ -38,7 +39,7 @@ def test_failed_email_is_shown_and_sent_again(app, smtp, fast_pipeline, staff_us
     assert [str(m["To"]) for m in smtp.messages] == [receipt.recipient]
     # a second click changes nothing
     again = staff.post(
-        f"/staff/betrieb/emails/{receipt.id}/erneut",
+        f"/staff/operations/emails/{receipt.id}/resend",
         data={"csrf_token": csrf_from(html)},
         follow_redirects=True,
     )
@@ -48,12 +49,12 @@ def test_failed_email_is_shown_and_sent_again(app, smtp, fast_pipeline, staff_us
 def test_failed_job_is_listed_and_retried_from_the_cli(
     app, runner, fast_pipeline, client_for, staff_user
 ):
-    outbox.record("check_eligibility", application_id=424242)
+    outbox.record(check_eligibility, application_id=424242)
     db.session.commit()
     drain(app)
     (row,) = db.session.scalars(select(OutboxItem)).all()
     assert row.status == "failed"
-    html = client_for(staff_user).get("/staff/betrieb").get_data(as_text=True)
+    html = client_for(staff_user).get("/staff/operations").get_data(as_text=True)
     assert "check_eligibility" in html and "424242" in html
 
     result = runner.invoke(args=["outbox", "retry", str(row.id)])
@@ -67,5 +68,5 @@ def test_failed_job_is_listed_and_retried_from_the_cli(
 
 
 def test_reviewers_do_not_see_operations(app, reviewer_user, client_for):
-    assert client_for(reviewer_user).get("/staff/betrieb").status_code == 403
-    assert client_for(None).get("/staff/betrieb").status_code == 302
+    assert client_for(reviewer_user).get("/staff/operations").status_code == 403
+    assert client_for(None).get("/staff/operations").status_code == 302

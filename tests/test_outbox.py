@@ -10,8 +10,10 @@ from rq import Queue
 from rq.job import Job, JobStatus
 from sqlalchemy import select, update
 
-from app import clock, outbox
+from app import clock
+from app.cases.checks import check_eligibility
 from app.extensions import db
+from app.jobs import outbox
 from app.models import EligibilityCheck, Notification, OutboxItem
 from tests.factories import create_application
 from tests.fixtures.pipeline import drain
@@ -35,7 +37,7 @@ def test_rows_are_enqueued_after_commit_with_retry_and_ttls(app):
     assert _queue("checks", app).job_ids == [rows[0].job_id]
     assert _queue("emails", app).job_ids == [rows[1].job_id]
     job = Job.fetch(rows[0].job_id, connection=outbox.redis_connection(app))
-    assert job.func_name == "workers.jobs.check_eligibility"
+    assert job.func_name == "app.cases.checks.check_eligibility"
     assert job.kwargs == rows[0].payload
     assert job.retries_left == 3 and job.retry_intervals == [5, 30, 120]
     assert job.timeout == app.config["OUTBOX_JOB_TIMEOUT"]
@@ -44,7 +46,7 @@ def test_rows_are_enqueued_after_commit_with_retry_and_ttls(app):
 
 
 def test_nothing_is_enqueued_before_commit_or_after_rollback(app):
-    outbox.record("check_eligibility", application_id=12345)
+    outbox.record(check_eligibility, application_id=12345)
     db.session.flush()
     assert _queue("checks", app).count == 0
     db.session.rollback()
@@ -129,7 +131,7 @@ def test_redispatch_requeues_vanished_and_abandoned_jobs(app, redis_server):
 
 
 def test_job_that_keeps_failing_ends_as_visible_failed_row(app, fast_pipeline):
-    outbox.record("check_eligibility", application_id=999999)
+    outbox.record(check_eligibility, application_id=999999)
     db.session.commit()
     drain(app)
     (row,) = _rows()
@@ -143,8 +145,6 @@ def test_job_that_keeps_failing_ends_as_visible_failed_row(app, fast_pipeline):
 def test_check_job_is_idempotent(app, smtp):
     application, _token = create_application()
     drain(app)
-    from workers.jobs import check_eligibility
-
     assert check_eligibility(application.id) == "exists"
     assert check_eligibility(application.id) == "exists"
     db.session.expire_all()

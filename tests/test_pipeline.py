@@ -14,8 +14,8 @@ import pytest
 from rq import Worker
 from sqlalchemy import func, select
 
-from app import outbox
 from app.extensions import db
+from app.jobs import outbox
 from app.models import Application, EligibilityCheck, Notification, OutboxItem
 from tests.factories import create_application, submit_via_form
 from tests.fixtures.pipeline import ROOT, kill_tree, run_worker_process, wait_until

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from app import workflow
+from app.cases import workflow
 from app.extensions import db
 from app.models import Event, Review, ReviewRequest
 from tests.factories import create_application
@@ -51,7 +51,7 @@ def test_reviewer_reads_case_without_contact_details(app, reviewer):
     assert "Regel priority" in html  # the eligibility report
     assert application.contact_email not in html and "04131 555666" not in html
     assert "Überstimmen" not in html  # no override forms for reviewers
-    assert "/aktion/" not in html  # no transition forms
+    assert "/action/" not in html  # no transition forms
 
 
 def test_record_one_review_then_refuse_a_second(app, reviewer, reviewer_user, post_form):
@@ -105,7 +105,7 @@ def test_declaring_a_conflict_records_it_and_hides_the_form(
     response = post_form(
         reviewer,
         url,
-        f"{url}/interessenkonflikt",
+        f"{url}/conflict",
         {"conflict_comment": "Mitglied im Vorstand"},
         follow_redirects=True,
     )

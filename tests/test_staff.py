@@ -12,7 +12,7 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import select
 
-from app import exports
+from app.cases import exports
 from app.extensions import db
 from app.models import Application, Event, Notification, ReviewRequest
 from app.programmes import configured_round
@@ -162,7 +162,7 @@ def test_override_rule_recomputes_outcome_and_logs(app, staff, post_form, staff_
     check = add_check(application, {"region": "pass", "rate": "fail"})
     rate = next(r for r in check.results if r.rule == "rate")
     url = f"/staff/cases/{application.id}"
-    missing = post_form(staff, url, f"{url}/pruefung/{rate.id}", {"outcome": "pass"})
+    missing = post_form(staff, url, f"{url}/results/{rate.id}/override", {"outcome": "pass"})
     assert missing.status_code == 302
     db.session.expire_all()
     assert db.session.get(Application, application.id).eligibility_outcome == "not_eligible"
@@ -170,7 +170,7 @@ def test_override_rule_recomputes_outcome_and_logs(app, staff, post_form, staff_
     response = post_form(
         staff,
         url,
-        f"{url}/pruefung/{rate.id}",
+        f"{url}/results/{rate.id}/override",
         {"outcome": "remark", "comment": "Personalkosten telefonisch geklärt."},
         follow_redirects=True,
     )
@@ -189,7 +189,7 @@ def test_override_rule_recomputes_outcome_and_logs(app, staff, post_form, staff_
         post_form(
             staff,
             url,
-            f"/staff/cases/{other.id}/pruefung/{rate.id}",
+            f"/staff/cases/{other.id}/results/{rate.id}/override",
             {"outcome": "pass", "comment": "x"},
         ).status_code
         == 404
@@ -205,7 +205,7 @@ def test_attachment_download(app, staff, client_for, reviewer_user):
     application.attachment_original_name = "Projektbeschreibung.pdf"
     application.attachment_size = 15
     db.session.commit()
-    url = f"/staff/cases/{application.id}/anhang"
+    url = f"/staff/cases/{application.id}/attachment"
     for client in (staff, client_for(reviewer_user)):
         response = client.get(url)
         assert response.status_code == 200
@@ -225,7 +225,7 @@ def test_request_reviewers_sends_each_a_link(app, staff, post_form, make_user):
     response = post_form(
         staff,
         url,
-        f"{url}/gutachten-anfragen",
+        f"{url}/review-requests",
         {"reviewers": [r1.id, r2.id]},
         follow_redirects=True,
     )
@@ -240,7 +240,7 @@ def test_request_reviewers_sends_each_a_link(app, staff, post_form, make_user):
     assert all(f"/review/cases/{application.id}" in m.body_text for m in mails)
     assert all(m.body_text.count(app.config["BASE_URL"]) >= 1 for m in mails)
     # asking again sends nothing new
-    post_form(staff, url, f"{url}/gutachten-anfragen", {"reviewers": [r1.id]})
+    post_form(staff, url, f"{url}/review-requests", {"reviewers": [r1.id]})
     assert (
         db.session.scalar(select(db.func.count(Notification.id)).filter_by(kind="review_request"))
         == 2
@@ -251,7 +251,7 @@ def test_request_for_an_unknown_reviewer_is_refused_in_german(app, staff, post_f
     application, _ = create_application()
     url = f"/staff/cases/{application.id}"
     response = post_form(
-        staff, url, f"{url}/gutachten-anfragen", {"reviewers": [999999]}, follow_redirects=True
+        staff, url, f"{url}/review-requests", {"reviewers": [999999]}, follow_redirects=True
     )
     assert "Bitte wählen Sie nur aus den angebotenen Möglichkeiten." in response.get_data(True)
     assert db.session.scalar(select(db.func.count(ReviewRequest.id))) == 0
@@ -259,12 +259,12 @@ def test_request_for_an_unknown_reviewer_is_refused_in_german(app, staff, post_f
 
 def test_transition_confirmation_previews_emails(app, staff):
     application, _ = create_application(contact_email="antrag@traeger.example")
-    page = staff.get(f"/staff/cases/{application.id}/aktion/reject")
+    page = staff.get(f"/staff/cases/{application.id}/action/reject")
     html = page.get_data(as_text=True)
     assert page.status_code == 200
     assert "Diese E-Mails werden gesendet" in html
     assert "antrag@traeger.example" in html
     assert 'name="reason"' in html
-    withdraw = staff.get(f"/staff/cases/{application.id}/aktion/withdraw")
+    withdraw = staff.get(f"/staff/cases/{application.id}/action/withdraw")
     assert withdraw.status_code == 404  # the applicant's step, not staff's
-    assert staff.get(f"/staff/cases/{application.id}/aktion/fund").status_code == 409
+    assert staff.get(f"/staff/cases/{application.id}/action/fund").status_code == 409

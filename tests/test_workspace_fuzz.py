@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from app import actionlinks
+from app.cases import actionlinks
 from tests.factories import create_application
 from tests.fixtures.workspace import add_check, csrf_from
 
@@ -85,18 +85,18 @@ def world(app, make_user, client_for):
     check = add_check(application, {"region": "pass", "funding_rate": "fail"})
     staff, reviewer = client_for(staff_user), client_for(reviewer_user)
     case = application.id
-    links = actionlinks.build_action_links(application)
+    links = actionlinks.staff_links(application)
     posts = [
         *(
-            f"/staff/cases/{case}/aktion/{a}"
+            f"/staff/cases/{case}/action/{a}"
             for a in ("mark_reviewed", "reject", "fund", "reopen", "withdraw", "bogus")
         ),
-        f"/staff/cases/{case}/pruefung/{check.results[0].id}",
-        f"/staff/cases/{case}/pruefung/999999",
-        f"/staff/cases/{case}/gutachten-anfragen",
-        "/staff/betrieb/emails/1/erneut",
+        f"/staff/cases/{case}/results/{check.results[0].id}/override",
+        f"/staff/cases/{case}/results/999999/override",
+        f"/staff/cases/{case}/review-requests",
+        "/staff/operations/emails/1/resend",
         f"/review/cases/{case}",
-        f"/review/cases/{case}/interessenkonflikt",
+        f"/review/cases/{case}/conflict",
         f"/status/{token}/zurueckziehen",
         "/sprache",
         "/login",
@@ -109,7 +109,7 @@ def world(app, make_user, client_for):
 def test_posts_never_cause_a_500(app, world):
     tokens = {
         name: csrf_from(
-            client.get("/staff/betrieb" if name == "staff" else "/review/").data.decode()
+            client.get("/staff/operations" if name == "staff" else "/review/").data.decode()
         )
         for name, client in (("staff", world["staff"]), ("reviewer", world["reviewer"]))
     }

@@ -10,9 +10,14 @@ so no connection crosses a fork.
 from __future__ import annotations
 
 from flask import Flask
+from flask_babel import force_locale, gettext
 from rq import SimpleWorker, Worker
 
+from app import create_app
 from app.extensions import db
+
+# Importing the app registers every job: they live with the domain they serve
+# (app.cases.checks.check_eligibility, app.mail.delivery.send_notification …).
 
 _app: Flask | None = None
 
@@ -26,20 +31,13 @@ def current_worker_app() -> Flask:
     """The worker's app; created on first use if the process did not register one."""
     global _app
     if _app is None:
-        from app import create_app
-
         _app = create_app()
     return _app
 
 
 def warm_up(app: Flask) -> None:
     """Do once in the parent what every forked work horse would otherwise redo (and lose on
-    exit): import the job module and the rule engine, compile the email templates and load
-    the translation catalogs."""
-    from flask_babel import force_locale, gettext
-
-    import workers.jobs  # noqa: F401
-
+    exit): compile the email templates and load the translation catalogs."""
     with app.app_context():
         for name in app.jinja_env.list_templates(filter_func=lambda n: n.startswith("email/")):
             app.jinja_env.get_template(name)

@@ -21,8 +21,9 @@ from flask import Flask
 from redis.exceptions import RedisError
 
 import workers
-from app import create_app, outbox
+from app import create_app
 from app.extensions import db
+from app.jobs import outbox
 
 log = logging.getLogger("workers")
 

@@ -18,11 +18,12 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 from sqlalchemy.exc import IntegrityError
 
-from app import actionlinks, auth, workflow
+from app import accounts
 from app.auth.forms import ConfirmActionForm, LoginForm, RejectActionForm
+from app.cases import actionlinks, workflow
 from app.extensions import db, limiter
 from app.models import Application
-from app.security import roles_required, safe_next
+from app.web.security import roles_required, safe_next
 
 bp = Blueprint("auth", __name__)
 
@@ -65,14 +66,14 @@ def login():
         return redirect(next_url or _home_for(current_user))
     form = LoginForm()
     if form.validate_on_submit():
-        user = auth.authenticate(form.email.data, form.password.data)
+        user = accounts.authenticate(form.email.data, form.password.data)
         if user is None:
             # One message for unknown address, wrong password and locked account alike.
             form.password.errors.append(
                 _("E-Mail-Adresse oder Passwort ist falsch, oder das Konto ist gesperrt.")
             )
         else:
-            auth.record_login(user)
+            accounts.record_login(user)
             db.session.commit()
             # A fresh session at login: nothing planted before it survives (session fixation).
             language = session.get("lang")
@@ -100,7 +101,7 @@ def logout():
 # --- email action links -----------------------------------------------------------------
 
 
-@bp.route("/aktion/<action>/<token>", methods=["GET", "POST"])
+@bp.route("/action/<action>/<token>", methods=["GET", "POST"])
 @roles_required("staff", "admin", "reviewer")
 def action_link(action: str, token: str):
     """Confirmation page (GET) and execution (POST) of a signed email action link."""
@@ -160,7 +161,7 @@ def action_link(action: str, token: str):
             transition=transition,
             possible=possible,
             form=form,
-            recipients=_recipients(application, transition),
+            emails=workflow.preview(application, link.action),
             case_url=_case_url(application.id),
         ),
         status,
@@ -184,34 +185,9 @@ def _link_refused(exc: actionlinks.ActionLinkError, application: Application | N
 
 
 def _case_url(case_id: int) -> str:
-    """The case page in the user's area; plain paths until those blueprints exist."""
+    """The case page in the user's area."""
     staff_side = not current_user.is_authenticated or current_user.is_staff
-    endpoint, fallback = (
-        ("staff.case", f"/staff/cases/{case_id}")
-        if staff_side
-        else ("review.case", f"/review/cases/{case_id}")
-    )
-    if endpoint in current_app.view_functions:
-        return url_for(endpoint, case_id=case_id)
-    return fallback
-
-
-def _recipients(application: Application, transition: workflow.Transition) -> list[str]:
-    recipients = []
-    if workflow.APPLICANT in transition.tells:
-        language = _("Deutsch") if application.language == "de" else _("Englisch")
-        recipients.append(
-            _(
-                "Antragsteller/in: %(email)s (auf %(language)s)",
-                email=application.contact_email,
-                language=language,
-            )
-        )
-    if workflow.STAFF in transition.tells:
-        recipients.append(
-            _("Geschäftsstelle: %(emails)s", emails=", ".join(current_app.config["STAFF_EMAILS"]))
-        )
-    return recipients
+    return url_for("staff.case" if staff_side else "review.case", case_id=case_id)
 
 
 def _done_message(action: str, application: Application) -> str:

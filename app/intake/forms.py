@@ -29,10 +29,11 @@ from wtforms.validators import (
     ValidationError,
 )
 
-from app.fields import GermanDateField, MoneyField, MultiCheckboxField, Present, choices
+from app import funding
 from app.formatting import localized
 from app.labels import LEGAL_FORM_LABELS
 from app.models import DECLARATIONS, MONEY_FIELDS, FundingRound
+from app.web.fields import GermanDateField, MoneyField, MultiCheckboxField, Present, choices
 
 
 def _email(form, field):
@@ -280,14 +281,14 @@ class ApplicationForm(FlaskForm):
             raise ValidationError(_l("Das Projektende muss nach dem Projektbeginn liegen."))
 
     def validate_requested_grant(self, field):
-        personnel, other = self.personnel_costs.data, self.other_costs.data
-        if personnel is None or other is None or field.data is None:
+        total = self.total_costs
+        if total is None or field.data is None:
             return
-        if personnel + other <= 0:
+        if total <= 0:
             raise ValidationError(_l("Bitte geben Sie die Ausgaben des Projekts an."))
         if field.data <= 0:
             raise ValidationError(_l("Bitte geben Sie den beantragten Zuschuss an."))
-        if field.data > personnel + other:
+        if field.data > total:
             raise ValidationError(_l("Der Zuschuss kann nicht höher sein als die Gesamtausgaben."))
 
     def chosen_labels(self, name: str) -> list[str]:
@@ -302,7 +303,7 @@ class ApplicationForm(FlaskForm):
         personnel, other = self.personnel_costs.data, self.other_costs.data
         if personnel is None or other is None:
             return None
-        return personnel + other
+        return funding.total_costs(personnel, other)
 
     def application_fields(self) -> dict:
         """The validated values under DESIGN.md's names, ready for the model."""

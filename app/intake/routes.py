@@ -18,13 +18,14 @@ from flask_babel import gettext as _
 from flask_wtf import FlaskForm
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
-from app import clock, uploads
-from app.applications import find_by_token, submit_application
+from app import clock
+from app.cases import uploads
+from app.cases.submission import find_by_token, submit_application
+from app.cases.workflow import TransitionError, apply_transition
 from app.extensions import db
 from app.intake.forms import ApplicationForm
 from app.programmes import configured_round, open_round
-from app.security import safe_next
-from app.workflow import TransitionError, apply_transition
+from app.web.security import safe_next
 
 bp = Blueprint("intake", __name__)
 

@@ -7,8 +7,8 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, RadioField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
-from app.fields import choices
 from app.labels import RECOMMENDATION_LABELS, SCORE_LABELS
+from app.web.fields import choices
 
 SCORE_CHOICES = choices((i, str(i)) for i in range(6))
 

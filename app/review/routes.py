@@ -8,14 +8,14 @@ from flask_login import current_user
 from sqlalchemy import exists, select
 from sqlalchemy.orm import selectinload
 
+from app.cases import reviews as review_domain
+from app.cases.access import may_read_case
+from app.cases.checks import latest_check
 from app.extensions import db
 from app.models import SCORES, SUBMITTED, Application, Review, ReviewRequest
 from app.paging import page_from
-from app.review import reviews as review_domain
-from app.review.access import may_read_case
 from app.review.forms import ConflictForm, ReviewForm
-from app.security import REVIEW_ROLES, roles_required
-from app.staff.cases import latest_check
+from app.web.security import REVIEW_ROLES, roles_required
 
 bp = Blueprint("review", __name__, url_prefix="/review")
 
@@ -111,7 +111,7 @@ def submit_review(case_id: int):
     )
 
 
-@bp.post("/cases/<int:case_id>/interessenkonflikt")
+@bp.post("/cases/<int:case_id>/conflict")
 @roles_required(*REVIEW_ROLES)
 def declare_conflict(case_id: int):
     application = _readable_case(case_id)

@@ -7,8 +7,8 @@ from flask_wtf import FlaskForm
 from wtforms import SelectField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
-from app.fields import MoneyField, MultiCheckboxField, Present, choices
 from app.labels import RULE_OUTCOME_LABELS
+from app.web.fields import MoneyField, MultiCheckboxField, Present, choices
 
 
 class TransitionForm(FlaskForm):

@@ -20,56 +20,24 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 
-from app import budget as budget_domain
-from app import exports, labels, notifications, outbox, workflow
+from app.cases import budget as budget_domain
+from app.cases import checks, exports, reviews, workflow
+from app.cases.access import may_read_case
+from app.cases.queries import CaseFilter, case_context, case_query
 from app.extensions import db
-from app.fields import choices
-from app.labels import (
-    ACTION_LABELS,
-    LEGAL_FORM_LABELS,
-    district_names,
-    priority_names,
-    project_type_names,
-)
+from app.jobs import outbox
+from app.labels import ACTION_LABELS, district_names, priority_names, project_type_names
+from app.mail import delivery
 from app.models import Application, FundingRound, Notification, User
 from app.paging import page_from
 from app.programmes import configured_round
-from app.review.access import may_read_case
-from app.security import REVIEW_ROLES, STAFF_ROLES, roles_required
-from app.staff import cases as case_domain
 from app.staff.forms import OverrideForm, ReviewRequestForm, TransitionForm
-from app.staff.queries import CaseFilter, case_query
+from app.web.fields import choices
+from app.web.security import REVIEW_ROLES, STAFF_ROLES, roles_required
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
 
 PER_PAGE = 25
-
-
-def _district_label(rnd: FundingRound, code: str) -> str:
-    return district_names(rnd).get(code, code)
-
-
-def _priority_label(rnd: FundingRound, code: str) -> str:
-    return priority_names(rnd).get(code, code)
-
-
-# Globals (not context) so that macros imported from staff/_macros.html see them too.
-for _name, _value in {
-    "state_labels": labels.STATE_LABELS,
-    "outcome_labels": labels.OUTCOME_LABELS,
-    "rule_outcome_labels": labels.RULE_OUTCOME_LABELS,
-    "recommendation_labels": labels.RECOMMENDATION_LABELS,
-    "score_labels": labels.SCORE_LABELS,
-    "event_kind_labels": labels.EVENT_KIND_LABELS,
-    "actor_labels": labels.ACTOR_LABELS,
-    "notification_status_labels": labels.NOTIFICATION_STATUS_LABELS,
-    "field_labels": labels.FIELD_LABELS,
-    "language_labels": labels.LANGUAGE_LABELS,
-    "legal_form_labels": LEGAL_FORM_LABELS,
-    "district_label": _district_label,
-    "priority_label": _priority_label,
-}.items():
-    bp.add_app_template_global(_value, _name)
 
 
 @bp.before_request
@@ -134,7 +102,7 @@ def case(case_id: int):
     return render_template(
         "staff/case.html",
         application=application,
-        **case_domain.case_context(application),
+        **case_context(application),
         actions=workflow.allowed_actions(application, workflow.STAFF),
         action_labels=ACTION_LABELS,
         override_form=OverrideForm(),
@@ -151,7 +119,7 @@ def _review_request_form(application: Application) -> ReviewRequestForm:
     return form
 
 
-@bp.get("/cases/<int:case_id>/anhang")
+@bp.get("/cases/<int:case_id>/attachment")
 @roles_required(*REVIEW_ROLES)
 def attachment(case_id: int):
     application = _get_case(case_id)
@@ -170,11 +138,11 @@ def attachment(case_id: int):
     return response
 
 
-@bp.post("/cases/<int:case_id>/pruefung/<int:result_id>")
+@bp.post("/cases/<int:case_id>/results/<int:result_id>/override")
 @roles_required(*STAFF_ROLES)
 def override(case_id: int, result_id: int):
     application = _get_case(case_id)
-    result = case_domain.result_of_case(application, result_id)
+    result = checks.result_of_case(application, result_id)
     if result is None:
         abort(404)
     form = OverrideForm()
@@ -183,15 +151,13 @@ def override(case_id: int, result_id: int):
             for error in errors:
                 flash(error, "error")
         return redirect(url_for("staff.case", case_id=case_id, _anchor="pruefung"))
-    case_domain.override_rule(
-        application, result, form.outcome.data, form.comment.data, current_user
-    )
+    checks.override_rule(application, result, form.outcome.data, form.comment.data, current_user)
     db.session.commit()
     flash(_("Das Prüfergebnis wurde geändert und im Verlauf vermerkt."), "success")
     return redirect(url_for("staff.case", case_id=case_id, _anchor="pruefung"))
 
 
-@bp.post("/cases/<int:case_id>/gutachten-anfragen")
+@bp.post("/cases/<int:case_id>/review-requests")
 @roles_required(*STAFF_ROLES)
 def request_reviews(case_id: int):
     application = _get_case(case_id)
@@ -202,7 +168,7 @@ def request_reviews(case_id: int):
                 flash(error, "error")
         return redirect(url_for("staff.case", case_id=case_id, _anchor="gutachten"))
     reviewers = db.session.scalars(select(User).where(User.id.in_(form.reviewers.data))).all()
-    asked = case_domain.request_reviews(application, reviewers, current_user)
+    asked = reviews.request_reviews(application, reviewers, current_user)
     db.session.commit()
     if asked:
         flash(
@@ -214,7 +180,7 @@ def request_reviews(case_id: int):
     return redirect(url_for("staff.case", case_id=case_id, _anchor="gutachten"))
 
 
-@bp.route("/cases/<int:case_id>/aktion/<action>", methods=["GET", "POST"])
+@bp.route("/cases/<int:case_id>/action/<action>", methods=["GET", "POST"])
 @roles_required(*STAFF_ROLES)
 def transition(case_id: int, action: str):
     application = _get_case(case_id)
@@ -255,14 +221,14 @@ def transition(case_id: int, action: str):
             action_label=ACTION_LABELS.get(action, action),
             possible=action in allowed,
             form=form,
-            emails=case_domain.email_preview(application, action),
+            emails=workflow.preview(application, action),
             grant_limit=budget_domain.grant_limit_cents(application),
         ),
         status,
     )
 
 
-@bp.get("/betrieb")
+@bp.get("/operations")
 @roles_required(*STAFF_ROLES)
 def operations():
     """Background work at a glance: waiting and failed jobs, failed emails."""
@@ -281,10 +247,10 @@ def operations():
     )
 
 
-@bp.post("/betrieb/emails/<int:notification_id>/erneut")
+@bp.post("/operations/emails/<int:notification_id>/resend")
 @roles_required(*STAFF_ROLES)
 def send_again(notification_id: int):
-    if FlaskForm().validate_on_submit() and notifications.send_again(notification_id):
+    if FlaskForm().validate_on_submit() and delivery.send_again(notification_id):
         db.session.commit()
         flash(_("Die E-Mail wird erneut gesendet."), "success")
     else:

@@ -1,4 +1,5 @@
-"""The case list query: filters, search and a whitelisted sort, shared by page and exports.
+"""Reading cases: the list query (filters, search, a whitelisted sort, shared by the page and
+the exports) and everything the case page shows besides the application itself.
 
 The list loads its rows with ``selectinload`` so a page costs the same few queries whether
 the database holds ten cases or a hundred thousand.
@@ -11,11 +12,17 @@ from dataclasses import dataclass
 from sqlalchemy import Select, exists, or_, select
 from sqlalchemy.orm import selectinload
 
+from app.cases.checks import latest_check
+from app.cases.reviews import reviews_of
+from app.extensions import db
 from app.models import (
     STATES,
     Application,
     ApplicationDistrict,
     ApplicationPriority,
+    Event,
+    Notification,
+    ReviewRequest,
 )
 from app.paging import id_from
 
@@ -108,3 +115,34 @@ def case_query(flt: CaseFilter) -> Select:
     if flt.direction == "asc":
         return stmt.order_by(column.asc(), Application.id.asc())
     return stmt.order_by(column.desc(), Application.id.desc())
+
+
+def case_context(application: Application) -> dict:
+    """Everything the staff case page lists besides the application itself."""
+    return {
+        "check": latest_check(application),
+        "reviews": reviews_of(application),
+        "review_requests": list(
+            db.session.scalars(
+                select(ReviewRequest)
+                .where(ReviewRequest.application_id == application.id)
+                .options(selectinload(ReviewRequest.reviewer))
+                .order_by(ReviewRequest.requested_at)
+            )
+        ),
+        "notifications": list(
+            db.session.scalars(
+                select(Notification)
+                .where(Notification.application_id == application.id)
+                .order_by(Notification.created_at, Notification.id)
+            )
+        ),
+        "events": list(
+            db.session.scalars(
+                select(Event)
+                .where(Event.application_id == application.id)
+                .options(selectinload(Event.actor))
+                .order_by(Event.at, Event.id)
+            )
+        ),
+    }

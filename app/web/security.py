@@ -2,7 +2,7 @@
 
 Usage in a blueprint::
 
-    from app.security import roles_required
+    from app.web.security import roles_required
 
     @bp.get("/cases")
     @roles_required("staff", "admin")
@@ -58,11 +58,6 @@ def roles_required(*roles: str) -> Callable[[F], F]:
         return wrapped  # type: ignore[return-value]
 
     return decorator
-
-
-def staff_required(view: F) -> F:
-    """Shortcut for ``roles_required("staff", "admin")``."""
-    return roles_required(*STAFF_ROLES)(view)
 
 
 def safe_next(target: str | None) -> str | None:

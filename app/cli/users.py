@@ -13,7 +13,7 @@ import click
 from flask.cli import AppGroup
 from flask_babel import gettext as _
 
-from app import auth
+from app import accounts
 from app.extensions import db
 from app.models import ROLES, User
 
@@ -34,12 +34,12 @@ _password_option = click.option(
 )
 
 
-def _account_error(exc: auth.AccountError) -> click.ClickException:
+def _account_error(exc: accounts.AccountError) -> click.ClickException:
     return click.ClickException(str(exc.message))
 
 
 def _get_user(email: str) -> User:
-    user = auth.find_user(email)
+    user = accounts.find_user(email)
     if user is None:
         raise click.ClickException(_("Kein Konto mit der Adresse %(email)s.", email=email))
     return user
@@ -53,8 +53,8 @@ def _get_user(email: str) -> User:
 def create_command(email: str, role: str, name: str, password: str) -> None:
     """Ein Konto anlegen."""
     try:
-        user = auth.create_user(email, role=role, password=password, name=name)
-    except auth.AccountError as exc:
+        user = accounts.create_user(email, role=role, password=password, name=name)
+    except accounts.AccountError as exc:
         raise _account_error(exc) from exc
     db.session.commit()
     click.echo(_("Konto angelegt: %(email)s (%(role)s)", email=user.email, role=user.role))
@@ -81,7 +81,7 @@ def deactivate_command(email: str) -> None:
     if not user.active:
         click.echo(_("Das Konto %(email)s ist bereits gesperrt.", email=user.email))
         return
-    auth.deactivate(user)
+    accounts.deactivate(user)
     db.session.commit()
     click.echo(_("Konto gesperrt: %(email)s", email=user.email))
 
@@ -93,8 +93,8 @@ def set_password_command(email: str, password: str) -> None:
     """Ein neues Passwort setzen; offene Sitzungen enden bei der nächsten Anfrage."""
     user = _get_user(email)
     try:
-        auth.set_password(user, password)
-    except auth.AccountError as exc:
+        accounts.set_password(user, password)
+    except accounts.AccountError as exc:
         raise _account_error(exc) from exc
     db.session.commit()
     click.echo(_("Neues Passwort gesetzt für %(email)s.", email=user.email))
@@ -105,7 +105,7 @@ def seed_demo_command() -> None:
     """Je ein Demo-Konto pro Rolle anlegen und die Passwörter einmalig anzeigen."""
     created: list[tuple[User, str]] = []
     for role, (email, name) in DEMO_ACCOUNTS.items():
-        if auth.find_user(email) is not None:
+        if accounts.find_user(email) is not None:
             click.echo(
                 _(
                     "%(email)s (%(role)s) gibt es schon; das Passwort bleibt unverändert.",
@@ -115,7 +115,9 @@ def seed_demo_command() -> None:
             )
             continue
         password = secrets.token_urlsafe(15)
-        created.append((auth.create_user(email, role=role, password=password, name=name), password))
+        created.append(
+            (accounts.create_user(email, role=role, password=password, name=name), password)
+        )
     db.session.commit()
     if created:
         click.echo(_("Demo-Konten (die Passwörter werden nur dieses eine Mal angezeigt):"))

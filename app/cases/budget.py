@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import case, func, select, update
 
+from app import funding
+from app.errors import UserError
 from app.extensions import db
 from app.formatting import money
 from app.models import (
@@ -25,26 +27,31 @@ from app.models import (
     ApplicationPriority,
     FundingRound,
 )
-from app.workflow import TransitionError
 
 OPEN_STATES = (SUBMITTED, REVIEWED)
 
 
+class FundingError(UserError):
+    """A granted amount the rules or the budget do not allow."""
+
+
 def grant_limit_cents(application: Application) -> int:
-    """The most the funding rate allows: rate × personnel costs or × total costs (floored)."""
+    """The most the round's funding rate allows for this application."""
     rnd = application.round
-    basis = (
-        application.personnel_costs if rnd.rate_basis == "personnel" else application.total_costs
+    return funding.grant_cap_cents(
+        rnd.funding_rate_percent,
+        rnd.rate_basis,
+        application.personnel_costs,
+        application.other_costs,
     )
-    return basis * rnd.funding_rate_percent // 100
 
 
 def check_grant(application: Application, granted_amount: int | None) -> None:
-    """Raise ``TransitionError`` unless 0 < granted ≤ requested and within the funding rate."""
+    """Raise ``FundingError`` unless 0 < granted ≤ requested and within the funding rate."""
     if granted_amount is None or isinstance(granted_amount, bool) or granted_amount <= 0:
-        raise TransitionError(_l("Bitte geben Sie einen bewilligten Betrag größer als 0 € an."))
+        raise FundingError(_l("Bitte geben Sie einen bewilligten Betrag größer als 0 € an."))
     if granted_amount > application.requested_grant:
-        raise TransitionError(
+        raise FundingError(
             _l(
                 "Der bewilligte Betrag darf den beantragten Zuschuss (%(requested)s) nicht "
                 "übersteigen.",
@@ -53,7 +60,7 @@ def check_grant(application: Application, granted_amount: int | None) -> None:
         )
     limit = grant_limit_cents(application)
     if granted_amount > limit:
-        raise TransitionError(
+        raise FundingError(
             _l(
                 "Der bewilligte Betrag übersteigt die Förderquote von %(rate)s %% "
                 "(höchstens %(limit)s).",
@@ -66,7 +73,7 @@ def check_grant(application: Application, granted_amount: int | None) -> None:
 def commit_funds(application: Application, amount: int) -> None:
     """Add ``amount`` to the round's committed funds, or raise and change nothing.
 
-    Runs inside the caller's transaction; the caller rolls back on ``TransitionError``.
+    Runs inside the caller's transaction; the caller rolls back on ``FundingError``.
     """
     table = FundingRound.__table__
     result = db.session.execute(
@@ -86,7 +93,7 @@ def commit_funds(application: Application, amount: int) -> None:
                 table.c.id == application.round_id
             )
         )
-        raise TransitionError(
+        raise FundingError(
             _l(
                 "Das Budget der Förderrunde reicht nicht aus: Es sind nur noch %(left)s frei, "
                 "beantragt war die Bewilligung von %(amount)s.",

@@ -17,7 +17,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from flask import Flask, current_app, has_app_context
@@ -31,16 +31,11 @@ from sqlalchemy.orm import Session
 
 from app import clock
 from app.extensions import db
+from app.jobs import REGISTRY, JobSpec, spec
 from app.models import OutboxItem
 
 log = logging.getLogger(__name__)
 
-# job name -> RQ queue; the worker resolves job names to functions in workers.jobs
-QUEUES = {
-    "check_eligibility": "checks",
-    "send_notification": "emails",
-}
-JOB_MODULE = "workers.jobs"
 JOB_PREFIX = "outbox-"
 WAITING = ("pending", "enqueued")
 
@@ -48,15 +43,16 @@ _SESSION_KEY = "outbox_new"
 _REDIS_KEY = "outbox_redis"
 
 
-def record(job: str, **payload: Any) -> OutboxItem:
-    """Add an outbox row for ``job`` to the current transaction."""
-    if job not in QUEUES:
-        raise ValueError(f"unknown job {job!r}")
-    item = OutboxItem(job=job, queue=QUEUES[job], payload=payload, status="pending")
+def record(job: Callable[..., Any], **payload: Any) -> OutboxItem:
+    """Add an outbox row for the registered ``job`` function to the current transaction."""
+    job_spec = spec(job)
+    item = OutboxItem(job=job_spec.name, queue=job_spec.queue, payload=payload, status="pending")
     db.session.add(item)
     # What the enqueue needs, kept beside the row: after the commit its attributes are expired
     # and no SQL may run inside the after_commit hook.
-    db.session.info.setdefault(_SESSION_KEY, []).append((item, job, QUEUES[job], payload))
+    db.session.info.setdefault(_SESSION_KEY, []).append(
+        (item, job_spec.name, job_spec.queue, payload)
+    )
     return item
 
 
@@ -89,10 +85,6 @@ def redis_connection(app: Flask | None = None) -> Redis:
     return conn
 
 
-def queue(name: str, connection: Redis | None = None) -> Queue:
-    return Queue(name, connection=connection or redis_connection())
-
-
 def _retry() -> Retry:
     intervals = list(current_app.config["OUTBOX_RETRY_INTERVALS"]) or [10]
     return Retry(max=len(intervals), interval=intervals)
@@ -102,7 +94,7 @@ def _enqueue(conn: Redis, item_id: int, job: str, queue_name: str, payload: dict
     """Put one row's job on RQ. Raises DuplicateJobError if the job id exists already."""
     cfg = current_app.config
     return Queue(queue_name, connection=conn).enqueue(
-        f"{JOB_MODULE}.{job}",
+        spec(job).path,
         job_id=f"{JOB_PREFIX}{item_id}",
         unique=True,
         kwargs=payload,
@@ -322,12 +314,15 @@ def _record_failure(item_id: int, job: Job, error: str, final: bool) -> None:
             .where(OutboxItem.id == item_id, OutboxItem.status != "done")
             .values(**values)
         )
-    if final and job.func_name == f"{JOB_MODULE}.send_notification":
-        from app import notifications
+    if final:
+        _on_final_failure(job, error)
 
-        notification_id = (job.kwargs or {}).get("notification_id")
-        if notification_id is not None:
-            notifications.mark_failed(notification_id, error)
+
+def _on_final_failure(job: Job, error: str) -> None:
+    """The job's own clean-up once RQ gave up (e.g. mark its email failed)."""
+    job_spec: JobSpec | None = next((s for s in REGISTRY.values() if s.path == job.func_name), None)
+    if job_spec is not None and job_spec.on_final_failure is not None:
+        job_spec.on_final_failure(error, **(job.kwargs or {}))
 
 
 # --- status ------------------------------------------------------------------------------

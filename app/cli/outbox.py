@@ -6,8 +6,8 @@ import click
 from flask.cli import AppGroup
 from sqlalchemy import func, select
 
-from app import outbox as outbox_module
 from app.extensions import db
+from app.jobs import outbox as outbox_module
 from app.models import Notification
 
 outbox = AppGroup("outbox", help="Durable background jobs (outbox rows on RQ).")

@@ -9,6 +9,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.extensions import db
+from app.jobs.outbox import status_summary
 
 bp = Blueprint("ops", __name__)
 
@@ -37,8 +38,6 @@ def healthz():
     healthy = all(v == "ok" for v in checks.values())
     outbox_age = None
     if checks["database"] == "ok":
-        from app.outbox import status_summary
-
         outbox_age = status_summary()["oldest_waiting_seconds"]
     return jsonify(
         status="ok" if healthy else "error", checks=checks, outbox_oldest_waiting_seconds=outbox_age

@@ -8,10 +8,11 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from app import clock, uploads
+from app import clock
+from app.cases import uploads
+from app.cases.workflow import apply_transition
 from app.extensions import db
 from app.models import Application, FundingRound, ReferenceCounter, hash_token
-from app.workflow import apply_transition
 
 
 def next_reference(year: int) -> str:

@@ -6,8 +6,10 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
+from app.cases.uploads import prune_pending
+from app.cli.outbox import outbox
+from app.cli.users import seed_demo_command, users
 from app.programmes import ProgrammeError, sync_rounds
-from app.uploads import prune_pending
 
 programmes = AppGroup("programmes", help="Funding rounds (data files in app/programmes/).")
 
@@ -34,9 +36,6 @@ def prune_uploads() -> None:
 
 
 def register(app: Flask) -> None:
-    from app.cli_outbox import outbox
-    from app.cli_users import seed_demo_command, users
-
     app.cli.add_command(programmes)
     app.cli.add_command(uploads)
     app.cli.add_command(outbox)

@@ -20,7 +20,9 @@ from flask_babel import lazy_gettext as _l
 from itsdangerous import BadData, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
 
 from app import clock
+from app.errors import UserError
 from app.extensions import db
+from app.mail.compose import absolute_url
 from app.models import Application, UsedActionLink, User
 
 OPEN, MARK_REVIEWED, REJECT = "open", "mark_reviewed", "reject"
@@ -32,12 +34,11 @@ SALT_PREFIX = "non.action-link."
 ENDPOINT = "auth.action_link"
 
 
-class ActionLinkError(Exception):
+class ActionLinkError(UserError):
     """The link cannot be used; ``message`` says why in words a user understands."""
 
     def __init__(self, message, *, status: int = 400, case_id: int | None = None) -> None:
-        super().__init__(str(message))
-        self.message = message
+        super().__init__(message)
         self.status = status
         # Known only when the signature was genuine (e.g. an expired link): lets the page
         # offer the way to the case instead.
@@ -121,18 +122,16 @@ def mark_used(link: ActionLink, user: User) -> None:
     db.session.add(UsedActionLink(nonce=link.nonce, user_id=user.id, used_at=clock.now()))
 
 
-def build_action_links(application: Application) -> dict[str, str]:
-    """Absolute URLs for the staff notice email: ``{"open": …, "mark_reviewed": …,
-    "reject": …}``, each with a fresh nonce. Needs an app context, not a request."""
-    return {action: action_url(application.id, action) for action in ACTIONS}
+def staff_links(application: Application) -> dict[str, str]:
+    """Links for staff emails: ``{"case": …, "open": …, "mark_reviewed": …, "reject": …}``,
+    the signed ones each with a fresh nonce. Needs an app context, not a request."""
+    links = {"case": absolute_url("staff.case", case_id=application.id)}
+    links.update({action: action_url(application.id, action) for action in ACTIONS})
+    return links
 
 
 def action_url(case_id: int, action: str) -> str:
-    token = make_token(case_id, action)
-    # Bound to a dummy host: only the path is used, the host comes from BASE_URL.
-    adapter = current_app.url_map.bind("localhost")
-    path = adapter.build(ENDPOINT, {"action": action, "token": token})
-    return current_app.config["BASE_URL"].rstrip("/") + path
+    return absolute_url(ENDPOINT, action=action, token=make_token(case_id, action))
 
 
 def _invalid_message():

@@ -1,0 +1,257 @@
+"""The case state machine: one transition table that declares every side effect, and the one
+function that applies it.
+
+Nothing else changes ``Application.state``. Each ``Transition`` says who may take it, from
+where to where, what it needs (checks), what it causes in the same transaction (effects such
+as committing funds), which emails it sends to whom and which background jobs it starts.
+``apply_transition`` checks and applies exactly that, writing the audit event, the email rows
+and the outbox rows into the current session; the caller commits, so everything lands in one
+transaction or not at all. ``preview`` reads the same declaration, so what a confirmation page
+promises is what is sent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import func, select, update
+
+from app.cases import budget
+from app.cases.actionlinks import staff_links
+from app.cases.checks import check_eligibility, latest_check
+from app.errors import UserError
+from app.extensions import db
+from app.jobs import outbox
+from app.mail import compose
+from app.mail.compose import APPLICANT, STAFF, Email
+from app.models import (
+    FUNDED,
+    REJECTED,
+    REVIEWED,
+    SUBMITTED,
+    WITHDRAWN,
+    Application,
+    Event,
+    Review,
+    User,
+)
+
+
+class TransitionError(UserError):
+    """A transition that is not allowed; ``message`` is a lazy, translated text."""
+
+
+Check = Callable[[Application, dict[str, Any]], None]
+Effect = Callable[[Application, dict[str, Any]], None]
+
+
+@dataclass(frozen=True)
+class Transition:
+    action: str
+    sources: tuple[str | None, ...]
+    target: str
+    actor: str  # APPLICANT or STAFF
+    # raise TransitionError before anything changes
+    checks: tuple[Check, ...] = ()
+    # parameters written onto the case together with the state, in the claiming UPDATE
+    sets: tuple[str, ...] = ()
+    # run inside the transaction after the case is claimed; may raise TransitionError
+    effects: tuple[Effect, ...] = ()
+    # emails recorded in the transaction, sent after commit
+    emails: tuple[Email, ...] = ()
+    # background jobs (registered with app.jobs.job), each given the case's id
+    jobs: tuple[Callable[..., Any], ...] = ()
+    needs_reason: bool = False
+
+
+# --- what transitions need and cause -----------------------------------------------------
+
+
+def _needs_review(application: Application, _params: dict[str, Any]) -> None:
+    count = db.session.scalar(
+        select(func.count(Review.id)).where(
+            Review.application_id == application.id, Review.conflict_of_interest.is_(False)
+        )
+    )
+    if not count:
+        raise TransitionError(_l("Zuerst muss mindestens ein Gutachten vorliegen."))
+
+
+def _needs_valid_grant(application: Application, params: dict[str, Any]) -> None:
+    try:
+        budget.check_grant(application, params.get("granted_amount"))
+    except budget.FundingError as exc:
+        raise TransitionError(exc.message) from exc
+
+
+def _commit_funds(application: Application, params: dict[str, Any]) -> None:
+    try:
+        budget.commit_funds(application, params["granted_amount"])
+    except budget.FundingError as exc:
+        raise TransitionError(exc.message) from exc
+
+
+TRANSITIONS: dict[str, Transition] = {
+    t.action: t
+    for t in (
+        # The staff hear of a new case from its eligibility check (app.cases.checks), so
+        # their notice carries the check's summary.
+        Transition(
+            "submit",
+            (None,),
+            SUBMITTED,
+            APPLICANT,
+            emails=(Email(compose.RECEIPT, APPLICANT),),
+            jobs=(check_eligibility,),
+        ),
+        Transition(
+            "mark_reviewed",
+            (SUBMITTED,),
+            REVIEWED,
+            STAFF,
+            checks=(_needs_review,),
+            emails=(Email(compose.REVIEWED, APPLICANT),),
+        ),
+        Transition(
+            "fund",
+            (REVIEWED,),
+            FUNDED,
+            STAFF,
+            checks=(_needs_valid_grant,),
+            sets=("granted_amount",),  # CHECK: funded iff granted amount
+            effects=(_commit_funds,),
+            emails=(Email(compose.FUNDED, APPLICANT),),
+        ),
+        Transition(
+            "reject",
+            (SUBMITTED, REVIEWED),
+            REJECTED,
+            STAFF,
+            needs_reason=True,
+            emails=(Email(compose.REJECTED, APPLICANT),),
+        ),
+        Transition("reopen", (REVIEWED,), SUBMITTED, STAFF, needs_reason=True),
+        Transition(
+            "withdraw",
+            (SUBMITTED, REVIEWED),
+            WITHDRAWN,
+            APPLICANT,
+            emails=(Email(compose.WITHDRAWN, STAFF),),
+        ),
+    )
+}
+
+
+def allowed_actions(application: Application, actor: str) -> list[Transition]:
+    """Transitions the given kind of actor may try from the case's current state."""
+    return [t for t in TRANSITIONS.values() if t.actor == actor and application.state in t.sources]
+
+
+def preview(application: Application, action: str) -> list[tuple[str, str]]:
+    """``[(kind, recipient), …]``: the emails the transition sends, read from the table."""
+    return compose.preview(application, TRANSITIONS[action].emails)
+
+
+def _authorise(transition: Transition | None, user: User | None) -> Transition:
+    if transition is None:
+        raise TransitionError(_l("Unbekannter Schritt."))
+    if transition.actor == STAFF and (user is None or not user.is_staff):
+        raise TransitionError(_l("Nur die Geschäftsstelle darf diesen Schritt ausführen."))
+    if transition.actor == APPLICANT and user is not None:
+        raise TransitionError(
+            _l("Nur die Antragstellerin / der Antragsteller darf diesen Schritt ausführen.")
+        )
+    return transition
+
+
+def _claim(application: Application, source: str, transition: Transition, params: dict) -> None:
+    """Move the case with one conditional UPDATE: of two concurrent transitions of the same
+    case (a double click, two staff members) the second changes no row and is refused, so
+    funds are never committed twice for one case."""
+    table = Application.__table__
+    values = {"state": transition.target, **{name: params[name] for name in transition.sets}}
+    claimed = db.session.execute(
+        update(table).where(table.c.id == application.id, table.c.state == source).values(values)
+    ).rowcount
+    if claimed != 1:
+        raise TransitionError(
+            _l("Der Antrag wurde inzwischen geändert. Bitte laden Sie die Seite neu.")
+        )
+
+
+def apply_transition(
+    application: Application,
+    action: str,
+    *,
+    user: User | None = None,
+    reason: str | None = None,
+    granted_amount: int | None = None,
+    status_token: str | None = None,
+) -> Event:
+    """Check and apply one transition inside the current transaction (caller commits).
+
+    ``user`` is None for the applicant. ``status_token`` is the plain token of a new
+    submission, only known during that request, for the receipt email. Raises
+    ``TransitionError`` and changes nothing if the transition is not allowed.
+    """
+    transition = _authorise(TRANSITIONS.get(action), user)
+    source = application.state if application in db.session and application.id else None
+    if source not in transition.sources:
+        raise TransitionError(_l("Dieser Schritt ist im aktuellen Status nicht möglich."))
+    reason = (reason or "").strip() or None
+    if transition.needs_reason and not reason:
+        raise TransitionError(_l("Bitte geben Sie einen Grund an."))
+    params: dict[str, Any] = {"granted_amount": granted_amount, "reason": reason}
+    for check in transition.checks:
+        check(application, params)
+
+    if source is not None:
+        _claim(application, source, transition, params)
+    for effect in transition.effects:
+        effect(application, params)
+    for name in transition.sets:
+        setattr(application, name, params[name])
+    application.state = transition.target
+    if application.id is None:
+        db.session.add(application)
+        db.session.flush()
+    event = Event(
+        application=application,
+        actor_id=user.id if user else None,
+        actor_label="staff" if user else "applicant",
+        kind="transition",
+        from_state=source,
+        to_state=transition.target,
+        comment=reason,
+        public=True,
+    )
+    db.session.add(event)
+    db.session.flush()
+    # Jobs first: the check is the slower job and the staff wait for its result.
+    for job_function in transition.jobs:
+        outbox.record(job_function, application_id=application.id)
+    _record_emails(application, transition, event, status_token)
+    return event
+
+
+def _record_emails(
+    application: Application, transition: Transition, event: Event, status_token: str | None
+) -> None:
+    if not transition.emails:
+        return
+    compose.record_all(
+        application,
+        transition.emails,
+        event=event,
+        reason=event.comment,
+        status_url=compose.absolute_url("intake.status", token=status_token)
+        if status_token
+        else None,
+        links=staff_links(application)
+        if any(email.audience == STAFF for email in transition.emails)
+        else None,
+        check=latest_check(application),
+    )

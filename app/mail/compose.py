@@ -1,0 +1,128 @@
+"""Compose emails and record them as ``notification`` rows in the current transaction.
+
+Bodies and subjects are rendered from ``templates/email/<kind>.txt`` (whose
+``{% set subject = … %}`` is the subject line) and ``.html`` in the recipient's language
+(German msgids, English from the catalog). Links are built from ``BASE_URL``, never from a
+request, so the same code works in a web request and in a worker. Delivery is
+``app.mail.delivery``'s business; this module only records.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from flask import current_app
+from flask_babel import force_locale
+
+from app import clock
+from app.extensions import db
+from app.jobs import outbox
+from app.labels import district_names
+from app.mail.delivery import message_id, send_notification
+from app.models import Application, Notification
+
+STAFF_LANGUAGE = "de"  # the network office works in German
+
+# Email kinds: each is a pair of templates email/<kind>.txt and .html.
+RECEIPT = "receipt"
+STAFF_NEW = "staff_new"
+ELIGIBILITY_RESULT = "eligibility_result"
+REVIEWED = "reviewed"
+FUNDED = "funded"
+REJECTED = "rejected"
+WITHDRAWN = "withdrawn"
+REVIEW_REQUEST = "review_request"
+
+# Audiences: who an email declared as ``Email(kind, audience)`` goes to.
+APPLICANT, STAFF = "applicant", "staff"
+
+
+@dataclass(frozen=True)
+class Email:
+    """One email a change causes: which templates, to whom."""
+
+    kind: str
+    audience: str
+
+
+def absolute_url(endpoint: str, **values: Any) -> str:
+    """``BASE_URL`` + the route's path. Works without a request (workers) and never looks at
+    a request's Host header."""
+    adapter = current_app.url_map.bind("localhost")
+    return current_app.config["BASE_URL"].rstrip("/") + adapter.build(endpoint, values)
+
+
+def recipients(application: Application, audience: str) -> list[tuple[str, str]]:
+    """(address, language) pairs of an audience."""
+    if audience == APPLICANT:
+        return [(application.contact_email, application.language)]
+    if audience == STAFF:
+        return [(address, STAFF_LANGUAGE) for address in current_app.config["STAFF_EMAILS"]]
+    raise ValueError(f"unknown audience {audience!r}")
+
+
+def preview(application: Application, emails: Iterable[Email]) -> list[tuple[str, str]]:
+    """``[(kind, recipient), …]`` of the declared emails, without recording anything."""
+    return [
+        (email.kind, address)
+        for email in emails
+        for address, _language in recipients(application, email.audience)
+    ]
+
+
+def render(
+    kind: str, application: Application, language: str, **context: Any
+) -> tuple[str, str, str]:
+    """(subject, text body, HTML body) of one email, in ``language``."""
+    jinja = current_app.jinja_env
+    with force_locale(language):
+        names = district_names(application.round, language)
+        context.update(
+            application=application,
+            language=language,
+            round_name=application.round.name(language),
+            districts=[names.get(ags, ags) for ags in application.districts],
+        )
+        # Flask's context processors (e.g. the current language) as render_template adds them
+        current_app.update_template_context(context)
+        text_module = jinja.get_template(f"email/{kind}.txt").make_module(context)
+        subject = " ".join(str(text_module.subject).split())
+        text = str(text_module)
+        html = jinja.get_template(f"email/{kind}.html").render(subject=subject, **context)
+    return subject, text, html
+
+
+def record(
+    kind: str, application: Application, recipient: str, language: str, **context: Any
+) -> Notification:
+    """Add one email (notification row + outbox row) to the current transaction."""
+    subject, text, html = render(kind, application, language, **context)
+    notification = Notification(
+        application_id=application.id,
+        recipient=recipient,
+        kind=kind,
+        language=language,
+        subject=subject[:255],
+        body_text=text,
+        body_html=html,
+        status="pending",
+        message_id=message_id(),
+        created_at=clock.now(),
+    )
+    db.session.add(notification)
+    db.session.flush()  # the job needs the id
+    outbox.record(send_notification, notification_id=notification.id)
+    return notification
+
+
+def record_all(
+    application: Application, emails: Iterable[Email], **context: Any
+) -> list[Notification]:
+    """Record every declared email, to each recipient of its audience, in their language."""
+    return [
+        record(email.kind, application, address, language, **context)
+        for email in emails
+        for address, language in recipients(application, email.audience)
+    ]

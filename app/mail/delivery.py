@@ -1,0 +1,208 @@
+"""SMTP delivery of recorded emails: claim the row, send with a timeout, record the outcome.
+
+``deliver`` claims the row with one conditional UPDATE (pending → sending, or a ``sending``
+claim older than ``NOTIFICATION_CLAIM_TIMEOUT_SECONDS``), so two workers never send the same
+email at the same time, and a worker killed mid-send is recovered by the next attempt.
+The trade-off is at-least-once: if a worker dies after the SMTP server accepted the message
+but before the row says ``sent``, the email goes out again later, with the same Message-ID so
+mail clients can drop the duplicate. See docs/pipeline.md.
+
+This module knows nothing of cases or templates: it sends what ``app.mail.compose`` recorded.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import smtplib
+import ssl
+from email.utils import make_msgid
+from typing import Any
+from urllib.parse import urlsplit
+
+import flask_mail
+from flask import current_app
+from rq import get_current_job
+from sqlalchemy import and_, or_, update
+
+from app import clock
+from app.extensions import db
+from app.jobs import job, outbox
+from app.models import Notification
+
+
+class TemporaryDeliveryError(Exception):
+    """The SMTP server said "try later" (4xx), or could not be reached; RQ retries."""
+
+
+class NotificationBusy(TemporaryDeliveryError):
+    """Another worker holds a fresh claim on the row; try again after the backoff."""
+
+
+def message_id() -> str:
+    host = urlsplit(current_app.config["BASE_URL"]).hostname or "localhost"
+    return make_msgid(domain=host)
+
+
+class _SMTPConnection(flask_mail.Connection):
+    """Flask-Mail 0.10's connection opens SMTP without a timeout and calls ``starttls()``
+    without an SSL context (which in Python 3.11 does not verify the certificate). This
+    subclass adds both; everything else (sending, quitting) is Flask-Mail's."""
+
+    def configure_host(self) -> smtplib.SMTP:
+        timeout = current_app.config["MAIL_TIMEOUT"]
+        if self.mail.use_ssl:
+            host: smtplib.SMTP = smtplib.SMTP_SSL(
+                self.mail.server,
+                self.mail.port,
+                timeout=timeout,
+                context=ssl.create_default_context(),
+            )
+        else:
+            host = smtplib.SMTP(self.mail.server, self.mail.port, timeout=timeout)
+        host.set_debuglevel(int(self.mail.debug))
+        if self.mail.use_tls:
+            host.starttls(context=ssl.create_default_context())
+        if self.mail.username and self.mail.password:
+            host.login(self.mail.username, self.mail.password)
+        return host
+
+    def __exit__(self, exc_type, exc_value, tb) -> None:
+        # A failing QUIT must not hide the real error (smtplib drops the connection itself
+        # after a 421), nor turn an accepted message into a failure.
+        if self.host is not None:
+            try:
+                self.host.quit()
+            except (smtplib.SMTPException, OSError):
+                self.host.close()
+
+
+def build_message(notification: Notification) -> flask_mail.Message:
+    message = flask_mail.Message(
+        subject=notification.subject,
+        recipients=[notification.recipient],
+        body=notification.body_text,
+        html=notification.body_html,
+        sender=current_app.config["MAIL_DEFAULT_SENDER"],
+        extra_headers={"Auto-Submitted": "auto-generated"},
+    )
+    message.msgId = notification.message_id or message_id()
+    return message
+
+
+def _smtp_error(exc: BaseException) -> tuple[bool, str]:
+    """(temporary?, error text) of a failed send."""
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        codes = [code for code, _msg in exc.recipients.values()]
+        text = "; ".join(
+            f"{addr}: {code} {msg.decode(errors='replace') if isinstance(msg, bytes) else msg}"
+            for addr, (code, msg) in exc.recipients.items()
+        )
+        return all(400 <= code < 500 for code in codes), f"SMTP {text}"
+    if isinstance(exc, smtplib.SMTPResponseException):
+        msg = exc.smtp_error
+        msg = msg.decode(errors="replace") if isinstance(msg, bytes) else str(msg)
+        return not (500 <= exc.smtp_code < 600), f"SMTP {exc.smtp_code} {msg}"
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return False, f"TLS: {exc}"
+    # connection refused/reset, timeouts, a server that hung up: try again later
+    return True, f"{type(exc).__name__}: {exc}"
+
+
+def _set(notification_id: int, only_if: str | None = None, **values: Any) -> int:
+    stmt = update(Notification).where(Notification.id == notification_id)
+    if only_if:
+        stmt = stmt.where(Notification.status == only_if)
+    result = db.session.execute(stmt.values(**values).execution_options(synchronize_session=False))
+    db.session.commit()
+    return result.rowcount
+
+
+def claim(notification_id: int) -> bool:
+    """ONE conditional UPDATE: pending → sending, or take over a claim that has expired."""
+    now = clock.now()
+    expired = now - dt.timedelta(seconds=current_app.config["NOTIFICATION_CLAIM_TIMEOUT_SECONDS"])
+    stmt = (
+        update(Notification)
+        .where(
+            Notification.id == notification_id,
+            or_(
+                Notification.status == "pending",
+                and_(Notification.status == "sending", Notification.claimed_at < expired),
+            ),
+        )
+        .values(status="sending", claimed_at=now, attempts=Notification.attempts + 1)
+        .execution_options(synchronize_session=False)
+    )
+    claimed = db.session.execute(stmt).rowcount == 1
+    db.session.commit()
+    return claimed
+
+
+def deliver(notification_id: int, *, final_attempt: bool = False) -> str:
+    """Send one recorded email; returns the row's final status (``sent``/``failed``).
+
+    A temporary failure puts the row back to ``pending`` and raises
+    ``TemporaryDeliveryError`` so RQ retries with backoff; on the ``final_attempt`` it marks
+    the row ``failed`` (and still raises, so the outbox row fails too). A permanent failure
+    (5xx) marks the row ``failed`` at once: retrying cannot help.
+    """
+    if not claim(notification_id):
+        row = db.session.get(Notification, notification_id)
+        if row is None:
+            raise LookupError(f"notification {notification_id} does not exist")
+        if row.status in ("sent", "failed"):
+            return row.status
+        raise NotificationBusy(f"notification {notification_id} is being sent by another worker")
+    notification = db.session.get(Notification, notification_id)
+    message = build_message(notification)
+    db.session.commit()  # no transaction stays open while we talk to the SMTP server
+    try:
+        with _SMTPConnection(current_app.extensions["mail"]) as connection:
+            connection.send(message)
+    except (smtplib.SMTPException, OSError) as exc:  # OSError covers timeouts
+        temporary, error = _smtp_error(exc)
+        if temporary and not final_attempt:
+            _set(notification_id, only_if="sending", status="pending", last_error=error[:2000])
+            raise TemporaryDeliveryError(error) from exc
+        _set(notification_id, status="failed", last_error=error[:2000])
+        if temporary:
+            raise TemporaryDeliveryError(error) from exc
+        return "failed"
+    _set(notification_id, status="sent", sent_at=clock.now(), last_error=None)
+    return "sent"
+
+
+def mark_failed(error: str, *, notification_id: int, **_payload: Any) -> None:
+    """Retries exhausted without a final attempt of our own (e.g. the worker died)."""
+    stmt = (
+        update(Notification)
+        .where(Notification.id == notification_id, Notification.status.in_(("pending", "sending")))
+        .values(status="failed", last_error=error[:2000])
+        .execution_options(synchronize_session=False)
+    )
+    db.session.execute(stmt)
+    db.session.commit()
+
+
+@job(queue="emails", on_final_failure=mark_failed)
+def send_notification(notification_id: int) -> str:
+    """Deliver one recorded email (claim, send, mark); see ``deliver``."""
+    current = get_current_job()
+    final_attempt = current is not None and not current.retries_left
+    return deliver(notification_id, final_attempt=final_attempt)
+
+
+def send_again(notification_id: int) -> bool:
+    """Put a failed email back in line (after staff fixed the address or the SMTP server is
+    back): one conditional update failed → pending and a new outbox row, in the current
+    transaction. False if the email is not (or no longer) failed."""
+    stmt = (
+        update(Notification)
+        .where(Notification.id == notification_id, Notification.status == "failed")
+        .values(status="pending", claimed_at=None)
+        .execution_options(synchronize_session=False)
+    )
+    if db.session.execute(stmt).rowcount != 1:
+        return False
+    outbox.record(send_notification, notification_id=notification_id)
+    return True

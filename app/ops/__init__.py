@@ -1,0 +1,1 @@
+"""Blueprint: operational endpoints (health check)."""

@@ -1,0 +1,1 @@
+"""What every blueprint shares: role checks, form fields, template helpers."""
