@@ -66,7 +66,10 @@ db: install
 run: install db
 	PATH="$(BIN):$$PATH" $(BIN)/honcho start -f Procfile
 
+# The import contracts in pyproject.toml ([tool.importlinter]) run first: a wrong-way import
+# fails the build before any test runs.
 test: install
+	$(BIN)/lint-imports --no-cache
 	@if [ "$(PYTEST_WORKERS)" = "0" ]; then \
 		set -x; $(BIN)/pytest $(PYTEST_ARGS); \
 	else \
@@ -76,6 +79,7 @@ test: install
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache
 
 # Exact pins for the main dependencies and the dev extra; existing pins are kept unless
 # `make lock LOCK_ARGS=--upgrade`.

@@ -279,3 +279,26 @@ def test_link_for_a_final_case_shows_that_nothing_is_possible(client, case, staf
     assert confirm(client, path).status_code == 409
     assert state_of(case) == REJECTED
     assert used_count() == 0
+
+
+@pytest.mark.parametrize("app", ["sqlite"], indirect=True)
+def test_links_in_emails_sent_before_the_url_change_still_work(app, client, case, make_user):
+    """Old German paths answer with a 308 to the new place, keeping the token and the method."""
+    make_user("staff", email="team@example.org")
+    login(client, "team@example.org")
+    new_path = path_of(case.id, "reject")
+    old_path = new_path.replace("/action/", "/aktion/", 1)
+    moved = client.get(old_path)
+    assert moved.status_code == 308
+    assert urlsplit(moved.headers["Location"]).path == new_path
+    page = client.get(old_path, follow_redirects=True)
+    assert page.status_code == 200
+    assert case.reference in page.get_data(as_text=True)
+    for old, new in (
+        ("/staff/betrieb", "/staff/operations"),
+        (f"/staff/cases/{case.id}/aktion/reject", f"/staff/cases/{case.id}/action/reject"),
+        (f"/staff/cases/{case.id}/anhang", f"/staff/cases/{case.id}/attachment"),
+    ):
+        response = client.get(old)
+        assert response.status_code == 308, old
+        assert urlsplit(response.headers["Location"]).path == new

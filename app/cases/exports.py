@@ -13,6 +13,8 @@ import io
 from collections.abc import Iterable
 from decimal import Decimal
 
+from babel.dates import format_date
+from babel.numbers import format_decimal
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
@@ -81,10 +83,11 @@ def euros(cents: int) -> Decimal:
 def _csv_value(kind: str, value) -> str:
     if value is None or value == "":
         return ""
+    # German spreadsheet conventions whatever the reader's locale: 1234,50 and 31.12.2026
     if kind == "money":
-        return f"{euros(value):.2f}".replace(".", ",")
+        return format_decimal(euros(value), format="0.00", locale="de_DE")
     if kind == "date":
-        return value.strftime("%d.%m.%Y")
+        return format_date(value, "dd.MM.yyyy", locale="de_DE")
     return safe_text(value)
 
 

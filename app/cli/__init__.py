@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import click
+from babel.numbers import format_currency
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
@@ -22,7 +23,8 @@ def load_programmes() -> None:
     except ProgrammeError as exc:
         raise click.ClickException(str(exc)) from exc
     for row in rounds:
-        click.echo(f"{row.code}: {row.name_de} (Budget {row.budget_cents / 100:,.0f} €)")
+        budget = format_currency(row.budget_cents / 100, "EUR", format="#,##0 ¤", locale="de_DE")
+        click.echo(f"{row.code}: {row.name_de} (Budget {budget})")
 
 
 uploads = AppGroup("uploads", help="PDF attachments in UPLOAD_DIR.")

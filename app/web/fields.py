@@ -11,6 +11,7 @@ import re
 from decimal import Decimal, InvalidOperation
 from typing import ClassVar
 
+from babel.numbers import format_decimal
 from flask_babel import lazy_gettext as _l
 from wtforms import Field, SelectMultipleField
 from wtforms.fields.choices import SelectChoice
@@ -47,9 +48,8 @@ def parse_money(raw: str) -> int:
 
 def format_money_input(cents: int) -> str:
     """Cents → the German form a person would type, for re-filling the form."""
-    euros, rest = divmod(cents, 100)
-    grouped = f"{euros:,}".replace(",", ".")
-    return f"{grouped},{rest:02d}" if rest else grouped
+    pattern = "#,##0.00" if cents % 100 else "#,##0"
+    return format_decimal(Decimal(cents) / 100, format=pattern, locale="de_DE")
 
 
 class MoneyField(Field):
