@@ -84,13 +84,13 @@ def _money(label, description, required=True):
     return MoneyField(label, validators=validators, description=description)
 
 
+_TOO_LONG = _l("Bitte kürzen Sie den Text auf höchstens %(max)d Zeichen.")
+
+
 def _text(label, max_length, description="", required=True, area=False):
     validators = [
         _required() if required else Optional(),
-        Length(
-            max=max_length,
-            message=_l("Bitte kürzen Sie den Text auf höchstens %(max)d Zeichen."),
-        ),
+        Length(max=max_length, message=_TOO_LONG),
     ]
     cls = TextAreaField if area else StringField
     return cls(label, validators=validators, description=description, filters=[_strip])
@@ -186,14 +186,18 @@ class ApplicationForm(FlaskForm):
     signatory_function = _text(
         _l("Funktion der zeichnungsberechtigten Person"), 200, _l("z. B. Geschäftsführerin")
     )
-    register_court = _text(
+    # no Optional(): it would stop the chain before validate_register_number sees the blank
+    register_court = StringField(
         _l("Registergericht"),
-        100,
-        _l("Bei GmbH, gGmbH, AG, eG und e. V.: das Amtsgericht des Registers"),
-        required=False,
+        validators=[Length(max=100, message=_TOO_LONG)],
+        filters=[_strip],
+        description=_l("Bei GmbH, gGmbH, AG, eG und e. V.: das Amtsgericht des Registers"),
     )
-    register_number = _text(
-        _l("Registernummer"), 50, _l("z. B. HRB 12345 oder VR 678"), required=False
+    register_number = StringField(
+        _l("Registernummer"),
+        validators=[Length(max=50, message=_TOO_LONG)],
+        filters=[_strip],
+        description=_l("z. B. HRB 12345 oder VR 678"),
     )
     site_in_lower_saxony = _yes_no(
         _l("Hat Ihre Organisation ihren Sitz oder eine Niederlassung in Niedersachsen?"),
