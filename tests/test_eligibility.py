@@ -1011,3 +1011,37 @@ def test_report_has_one_result_per_rule_and_a_consistent_overall(
         evaluate(app, ROUNDS[code], dataclasses.replace(ctx, other_titles_same_org=tuple(shuffled)))
         == report
     )
+
+
+def test_a_third_round_with_one_new_rule_as_in_the_docs(tmp_path, monkeypatch):
+    """docs/eligibility.md's worked example: a data file and a rule function, nothing else."""
+    source = Path(__file__).parents[1] / "app" / "programmes" / "non-2025.toml"
+    text = source.read_text(encoding="utf-8").replace('code = "NON-2025"', 'code = "NON-2028"')
+    text = text.replace(
+        "[rules.period]",
+        '[rules.grant_cap]\nseverity = "fail"\nsource = "Richtlinie 2028, § 5"\n'
+        "max_grant_eur = 150_000\n\n[rules.period]",
+    )
+    (tmp_path / "non-2028.toml").write_text(text, encoding="utf-8")
+
+    def check_grant_cap(app, rnd, ctx, spec):
+        cap = int(spec.param("max_grant_cents"))
+        ok = app.requested_grant <= cap
+        message = engine.msg("%(grant)s", grant=engine.Money(app.requested_grant))
+        return engine.result(spec, PASS if ok else spec.severity, message, "requested_grant")
+
+    monkeypatch.setitem(engine.RULE_FUNCTIONS, "grant_cap", check_grant_cap)
+    (values,) = read_round_files(tmp_path)
+    r28 = RoundRules.from_values(values)
+    big = dict(personnel_costs=180_000 * EUR, other_costs=20_000 * EUR, project_type="struktur")
+    at = evaluate(facts(R25, requested_grant=150_000 * EUR, **big), r28, context(R25)).outcome(
+        "grant_cap"
+    )
+    over = evaluate(
+        facts(R25, requested_grant=150_000 * EUR + 1, **big), r28, context(R25)
+    ).outcome("grant_cap")
+    assert (at, over) == (PASS, FAIL)
+    assert r28.rules_version != ROUNDS[R25].rules_version
+    # the other rounds do not run it
+    for code in (R22, R25):
+        assert "grant_cap" not in evaluate(facts(code), ROUNDS[code], context(code)).rules
