@@ -47,7 +47,7 @@ compile-translations: | $(STAMP)
 # translations/en/LC_MESSAGES/messages.po (tests/test_translations.py lists any still missing).
 # messages.pot is a by-product and stays out of git.
 translations: | $(STAMP)
-	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -k lazy_ngettext:1,2 \
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -k lazy_ngettext:1,2 -k N_ \
 		--sort-by-file -o messages.pot .
 	@if [ -f translations/en/LC_MESSAGES/messages.po ]; then \
 		$(BIN)/pybabel update -i messages.pot -d translations -l en --no-fuzzy-matching --ignore-obsolete; \

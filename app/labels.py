@@ -51,6 +51,7 @@ EVENT_KIND_LABELS = {
     "override": _l("Prüfergebnis überstimmt"),
     "review": _l("Gutachten erfasst"),
     "review_requested": _l("Gutachten angefragt"),
+    "check_rerun": _l("Prüfung erneut ausgeführt"),
 }
 
 ACTOR_LABELS = {"applicant": _l("Antragsteller/in"), "system": _l("System"), "staff": _l("Team")}
@@ -111,12 +112,24 @@ FIELD_LABELS = {
     "decl_subsidy_facts": _l("Subventionserhebliche Tatsachen zur Kenntnis genommen"),
     "decl_privacy": _l("Datenschutzhinweise gelesen"),
     "decl_truthful": _l("Angaben wahrheitsgemäß"),
+    "signatory_name": _l("Zeichnungsberechtigte Person"),
+    "signatory_function": _l("Funktion der zeichnungsberechtigten Person"),
+    "register_court": _l("Registergericht"),
+    "register_number": _l("Registernummer"),
+    "site_in_lower_saxony": _l("Sitz oder Niederlassung in Niedersachsen"),
+    "cost_plan": _l("Kostenplan nach Jahren"),
+    "personnel_positions": _l("Personalstellen"),
+    "de_minimis_undertaking": _l("Unternehmen im Sinne des Beihilferechts"),
+    "de_minimis_received": _l("De-minimis-Beihilfen der letzten drei Jahre"),
+    "overrides": _l("Überstimmte Prüfregeln"),
     "language": _l("Sprache der E-Mails"),
     "attachment": _l("Anlage (PDF)"),
     "round": _l("Förderrunde"),
 }
 
 LANGUAGE_LABELS = {"de": _l("Deutsch"), "en": _l("Englisch")}
+
+YES_NO_LABELS = {True: _l("ja"), False: _l("nein")}
 
 
 def district_names(rnd, language: str = "de") -> dict[str, str]:
@@ -153,4 +166,38 @@ LEGAL_FORM_LABELS = {
     "personengesellschaft": _l("Personengesellschaft (z. B. GbR, OHG, KG)"),
     "sonstige_jp": _l("Sonstige juristische Person"),
     "natuerliche_person": _l("Natürliche Person / Einzelunternehmen"),
+}
+
+
+# Short names of the eligibility rules (staff pages, emails, the pre-check).
+RULE_LABELS = {
+    "region": _l("Förderregion"),
+    "applicant_type": _l("Antragsberechtigung"),
+    "site_lower_saxony": _l("Sitz in Niedersachsen"),
+    "priority": _l("Handlungsschwerpunkt"),
+    "funding_rate": _l("Förderquote"),
+    "financing": _l("Ausgeglichene Finanzierung"),
+    "co_financing": _l("Kofinanzierung"),
+    "other_costs_flat_rate": _l("Sachausgabenpauschale"),
+    "cost_plan": _l("Kostenplan nach Jahren"),
+    "de_minimis": _l("De-minimis-Obergrenze"),
+    "period": _l("Projektzeitraum"),
+    "duration": _l("Laufzeit"),
+    "amount_limits": _l("Kostengrenzen"),
+    "budget": _l("Verfügbare Mittel"),
+    "declarations": _l("Erklärungen"),
+    "duplicate": _l("Doppelantrag"),
+    "regional_reference": _l("Regionalbezug"),
+}
+
+# The declarations as the applicant confirms them on the form; their short names (staff
+# pages, exports, the eligibility messages) are the FIELD_LABELS of the same keys.
+DECLARATION_TEXTS = {
+    "decl_not_started": _l("Ich erkläre, dass mit dem Projekt noch nicht begonnen wurde."),
+    "decl_subsidy_facts": _l(
+        "Mir ist bekannt, dass die Angaben in diesem Antrag subventionserheblich im Sinne "
+        "von § 264 StGB sind."
+    ),
+    "decl_privacy": _l("Ich habe die Datenschutzhinweise (Art. 13 DSGVO) gelesen."),
+    "decl_truthful": _l("Ich versichere, dass alle Angaben vollständig und wahr sind."),
 }

@@ -197,6 +197,9 @@ MONEY_FIELDS = (
     "requested_grant",
 )
 DECLARATIONS = ("decl_not_started", "decl_subsidy_facts", "decl_privacy", "decl_truthful")
+# Legal forms entered in a public register (Handels-, Genossenschafts-, Vereinsregister):
+# the form asks for the register court and number.
+LEGAL_FORMS_WITH_REGISTER = ("gmbh", "ggmbh", "ag", "eg", "ev")
 
 
 class Application(db.Model):
@@ -215,6 +218,10 @@ class Application(db.Model):
         ),
         CheckConstraint(
             "(state = 'funded') = (granted_amount IS NOT NULL)", name="granted_iff_funded"
+        ),
+        CheckConstraint(
+            "de_minimis_received IS NULL OR de_minimis_received >= 0",
+            name="de_minimis_received_not_negative",
         ),
         Index("ix_application_round_state", "round_id", "state"),
         Index("ix_application_submitted_at", "submitted_at"),
@@ -239,6 +246,12 @@ class Application(db.Model):
     contact_email: Mapped[str] = mapped_column(String(254))
     contact_phone: Mapped[str | None] = mapped_column(String(40))
     vat_deductible: Mapped[bool]
+    # Added with eligibility v2; NULL on applications submitted before the form asked.
+    signatory_name: Mapped[str | None] = mapped_column(String(200))
+    signatory_function: Mapped[str | None] = mapped_column(String(200))
+    register_court: Mapped[str | None] = mapped_column(String(100))
+    register_number: Mapped[str | None] = mapped_column(String(50))
+    site_in_lower_saxony: Mapped[bool | None]
 
     # project
     title: Mapped[str] = mapped_column(String(200))
@@ -259,6 +272,13 @@ class Application(db.Model):
     third_party_funds: Mapped[int]
     requested_grant: Mapped[int]
     granted_amount: Mapped[int | None]
+    # [{"year", "personnel_costs", "other_costs"}] in cents; sums equal the two totals
+    cost_plan: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    # [{"role", "months", "fte_percent", "cost"}]; cost in cents (staff see only the sum)
+    personnel_positions: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    # de-minimis aid (Reg. (EU) 2023/2831): only asked of undertakings
+    de_minimis_undertaking: Mapped[bool | None]
+    de_minimis_received: Mapped[int | None]
 
     # declarations
     decl_not_started: Mapped[bool]
@@ -289,6 +309,9 @@ class Application(db.Model):
     )
     events: Mapped[list[Event]] = relationship(
         back_populates="application", order_by="Event.id", cascade="all, delete-orphan"
+    )
+    checks: Mapped[list[EligibilityCheck]] = relationship(
+        order_by="EligibilityCheck.run", viewonly=True
     )
 
     @hybrid_property
@@ -328,16 +351,18 @@ class Event(db.Model):
 
 
 class EligibilityCheck(db.Model):
-    """One run of the rule engine for one application and one rules version."""
+    """One run of the rule engine for one application; re-runs add rows (run 1, 2, …)."""
 
     __tablename__ = "eligibility_check"
     __table_args__ = (
-        UniqueConstraint("application_id", "rules_version", name="uq_check_app_version"),
+        UniqueConstraint("application_id", "run", name="uq_check_app_run"),
+        CheckConstraint("run >= 1", name="run_positive"),
         CheckConstraint("overall IN ('eligible', 'remarks', 'not_eligible')", name="overall_known"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     application_id: Mapped[int] = mapped_column(ForeignKey("application.id", ondelete="CASCADE"))
+    run: Mapped[int] = mapped_column(default=1)
     rules_version: Mapped[str] = mapped_column(String(32))
     checked_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     overall: Mapped[str] = mapped_column(String(16))

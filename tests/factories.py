@@ -18,6 +18,18 @@ def _future(days: int) -> dt.date:
     return clock.today() + dt.timedelta(days=days)
 
 
+def _cost_plan(start: dt.date, end: dt.date) -> dict[str, str]:
+    """Personnel 80.000 € and other 20.000 € over the project's calendar years."""
+    years = list(range(start.year, end.year + 1))
+    rows: dict[str, str] = {}
+    for index, year in enumerate(years):
+        last = index == len(years) - 1
+        rows[f"cost_plan-{index}-year"] = str(year)
+        rows[f"cost_plan-{index}-personnel_costs"] = "0" if not last else "80.000"
+        rows[f"cost_plan-{index}-other_costs"] = "0" if not last else "20.000"
+    return rows
+
+
 def valid_form_data(**overrides: Any) -> dict[str, Any]:
     """POST data for /antrag that passes validation in the open round (NON-2025).
 
@@ -33,6 +45,11 @@ def valid_form_data(**overrides: Any) -> dict[str, Any]:
         "contact_email": "erika@bildungswerk-heide.example",
         "contact_phone": "04131 123456",
         "vat_deductible": "n",
+        "signatory_name": "Erika Mustermann",
+        "signatory_function": "Vorsitzende",
+        "register_court": "Amtsgericht Lüneburg",
+        "register_number": "VR 1234",
+        "site_in_lower_saxony": "y",
         "title": "Fachkräfte für die Pflege im Heidekreis",
         "summary": "Wir qualifizieren Quereinsteigerinnen für die Pflege.",
         "description": "Ausgangslage, Ziele, Maßnahmen und Zeitplan des Projekts.",
@@ -56,6 +73,17 @@ def valid_form_data(**overrides: Any) -> dict[str, Any]:
         "own_funds": "20.000",
         "third_party_funds": "10.000,00",
         "requested_grant": "70.000 €",
+        # the cost plan by year: the start is 60 days ahead, the end 300 days after it
+        **_cost_plan(_future(60), _future(360)),
+        "personnel_positions-0-role": "Projektleitung",
+        "personnel_positions-0-months": "10",
+        "personnel_positions-0-fte_percent": "50",
+        "personnel_positions-0-cost": "30.000",
+        "personnel_positions-1-role": "Pflegepädagogin",
+        "personnel_positions-1-months": "10",
+        "personnel_positions-1-fte_percent": "100",
+        "personnel_positions-1-cost": "50.000",
+        "de_minimis_undertaking": "n",
         "decl_not_started": "y",
         "decl_subsidy_facts": "y",
         "decl_privacy": "y",
@@ -79,6 +107,18 @@ def application_fields(**overrides: Any) -> dict[str, Any]:
     for name in DECLARATIONS:
         fields[name] = True
     fields["vat_deductible"] = fields["vat_deductible"] == "y"
+    fields["site_in_lower_saxony"] = fields["site_in_lower_saxony"] == "y"
+    fields["de_minimis_undertaking"] = fields["de_minimis_undertaking"] == "y"
+    for key in [k for k in fields if k.startswith(("cost_plan-", "personnel_positions-"))]:
+        del fields[key]
+    start = fields["start_date"]
+    fields["cost_plan"] = [
+        {"year": start.year, "personnel_costs": 8_000_000, "other_costs": 2_000_000}
+    ]
+    fields["personnel_positions"] = [
+        {"role": "Projektleitung", "months": 10, "fte_percent": 50, "cost": 3_000_000},
+        {"role": "Pflegepädagogin", "months": 10, "fte_percent": 100, "cost": 5_000_000},
+    ]
     fields.update(overrides)
     return fields
 

@@ -118,7 +118,14 @@ def fill_form(browser, data: dict) -> None:
         if name in ("districts", "priorities"):
             for item in value:
                 press_space_on(browser, name, item)
-        elif name in ("legal_form", "vat_deductible", "project_type", "language"):
+        elif name in (
+            "legal_form",
+            "vat_deductible",
+            "project_type",
+            "language",
+            "site_in_lower_saxony",
+            "de_minimis_undertaking",
+        ):
             press_space_on(browser, name, value)
         elif name.startswith("decl_"):
             press_space_on(browser, name)
@@ -162,6 +169,10 @@ def test_a_person_submits_the_form_with_keyboard_only(live_server, browser, tmp_
     )
     assert "Angaben prüfen" in browser.find_element(By.TAG_NAME, "h1").text
     assert "100.000,00" in browser.find_element(By.TAG_NAME, "main").text  # total, computed
+    # the pre-check tells what the binding submit would lead to, and still lets it happen
+    assert "Vorprüfung Ihrer Angaben" in browser.page_source
+    main_text = browser.find_element(By.TAG_NAME, "main").text.replace("\xa0", " ")
+    assert "80 % der zuwendungsfähigen Gesamtausgaben" in main_text
     browser.save_screenshot(str(tmp_path / "check.png"))
 
     press_enter_and_wait(

@@ -1,12 +1,15 @@
-"""Eligibility checks of a case: running the rule engine as a job, reading and overruling.
+"""Eligibility checks of a case: running the rule engine (as a job, again on staff request,
+and as a pre-check on unsent form data), reading the stored report and overruling rules.
 
 The rule engine itself (``app.eligibility``) is pure; this module feeds it from the database,
-stores its report, records the emails the check causes and lets staff overrule a rule. Every
-change writes an audit ``Event`` in the same transaction (the caller commits, except the job).
+stores its report with every message rendered in both languages, records the emails the first
+check causes and lets staff overrule a rule. Every change writes an audit ``Event`` in the same
+transaction (the caller commits, except the job).
 """
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import func, select
@@ -15,22 +18,25 @@ from sqlalchemy.orm import selectinload
 
 from app import clock, eligibility
 from app.cases.actionlinks import staff_links
+from app.eligibility import render
 from app.extensions import db
 from app.jobs import job
-from app.labels import RULE_OUTCOME_LABELS
+from app.labels import OUTCOME_LABELS, RULE_OUTCOME_LABELS
 from app.mail import compose
 from app.mail.compose import APPLICANT, ELIGIBILITY_RESULT, STAFF, STAFF_NEW, Email
 from app.models import (
+    WITHDRAWN,
     Application,
     EligibilityCheck,
     EligibilityResult,
     Event,
+    FundingRound,
     Notification,
     User,
 )
 
-# What a finished check tells: the applicant its result; the staff, the first time a case is
-# checked, that a new case is in (their notice carries the check's summary).
+# What a finished first check tells: the applicant its result; the staff that a new case is
+# in (their notice carries the check's summary). A re-run by staff sends nothing.
 RESULT_EMAILS = (Email(ELIGIBILITY_RESULT, APPLICANT),)
 FIRST_CHECK_EMAILS = (Email(STAFF_NEW, STAFF),)
 
@@ -43,7 +49,7 @@ def latest_check(application: Application) -> EligibilityCheck | None:
         select(EligibilityCheck)
         .where(EligibilityCheck.application_id == application.id)
         .options(selectinload(EligibilityCheck.results))
-        .order_by(EligibilityCheck.checked_at.desc(), EligibilityCheck.id.desc())
+        .order_by(EligibilityCheck.run.desc())
         .limit(1)
     )
 
@@ -59,6 +65,14 @@ def result_of_case(application: Application, result_id: int) -> EligibilityResul
 def overall_outcome(results: list[EligibilityResult]) -> str:
     """The case's eligibility after overrides: the engine's rule, on effective outcomes."""
     return eligibility.overall_outcome(r.effective_outcome for r in results)
+
+
+def failed_results(application: Application) -> list[EligibilityResult]:
+    """Rules of the latest check that still fail after staff overrides."""
+    check = latest_check(application)
+    if check is None:
+        return []
+    return [r for r in check.results if r.effective_outcome == eligibility.FAIL]
 
 
 def override_rule(
@@ -77,7 +91,7 @@ def override_rule(
         actor_label="staff",
         kind="override",
         comment=(
-            f"{result.rule}: {RULE_OUTCOME_LABELS.get(before, before)} → "
+            f"{render.rule_name(result.rule)}: {RULE_OUTCOME_LABELS.get(before, before)} → "
             f"{RULE_OUTCOME_LABELS.get(outcome, outcome)}. {result.override_comment}"
         ),
     )
@@ -85,84 +99,179 @@ def override_rule(
     return event
 
 
-# --- the check job ------------------------------------------------------------------------
+def override_summary(check: EligibilityCheck | None) -> str:
+    """``rule: outcome → override (comment)`` for every overruled rule, for the export."""
+    if check is None:
+        return ""
+    return "; ".join(
+        f"{render.rule_name(r.rule)}: {RULE_OUTCOME_LABELS.get(r.outcome, r.outcome)} → "
+        f"{RULE_OUTCOME_LABELS.get(r.override_outcome, r.override_outcome)} "
+        f"({r.override_comment})"
+        for r in check.results
+        if r.override_outcome
+    )
 
 
-def _existing_check(application_id: int) -> EligibilityCheck | None:
+# --- what the rules need from the database ------------------------------------------------
+
+
+def previous_round(funding_round: FundingRound) -> FundingRound | None:
+    """The round that took applications before this one, if any."""
     return db.session.scalar(
-        select(EligibilityCheck).filter_by(
-            application_id=application_id, rules_version=eligibility.RULES_VERSION
+        select(FundingRound)
+        .where(FundingRound.applications_open < funding_round.applications_open)
+        .order_by(FundingRound.applications_open.desc())
+        .limit(1)
+    )
+
+
+def other_titles_same_org(application: Application) -> tuple[str, ...]:
+    """Titles of the organisation's other applications that count for the duplicate rule:
+    this round and the previous one, not withdrawn, the organisation's name compared with
+    legal-form suffix, case and punctuation ignored."""
+    rounds = [application.round_id]
+    before = previous_round(application.round)
+    if before is not None:
+        rounds.append(before.id)
+    rows = db.session.execute(
+        select(Application.org_name, Application.title).where(
+            Application.round_id.in_(rounds),
+            Application.state != WITHDRAWN,
+            Application.id != application.id,
         )
+    ).all()
+    own = eligibility.normalise_org_name(application.org_name)
+    return tuple(
+        sorted(title for name, title in rows if eligibility.normalise_org_name(name) == own)
     )
 
 
 def check_context(application: Application) -> eligibility.CheckContext:
     """What the rules need from outside the application, read from the database."""
     funding_round = application.round
-    other_titles = db.session.scalars(
-        select(Application.title).where(
-            Application.round_id == application.round_id,
-            Application.id != application.id,
-            func.lower(Application.org_name) == application.org_name.lower(),
-        )
-    ).all()
     return eligibility.CheckContext(
         submission_date=application.submitted_at.astimezone(clock.BERLIN).date(),
         budget_left_cents=funding_round.budget_cents - funding_round.committed_cents,
-        other_titles_same_org=tuple(sorted(other_titles)),
+        other_titles_same_org=other_titles_same_org(application),
     )
 
 
-@job(queue="checks")
-def check_eligibility(application_id: int) -> str:
-    """Run the rule engine once per application and rules version, store the report, set the
-    case's summary and record the emails it causes, all in one transaction."""
-    if _existing_check(application_id) is not None:
-        return "exists"
-    application = db.session.get(Application, application_id)
-    if application is None:
-        raise LookupError(f"application {application_id} does not exist")
-    report = eligibility.evaluate(
+def evaluate_case(application: Application) -> eligibility.Report:
+    return eligibility.evaluate(
         eligibility.ApplicationFacts.from_model(application),
         eligibility.RoundRules.from_model(application.round),
         check_context(application),
     )
+
+
+def precheck(funding_round: FundingRound, fields: dict[str, Any]) -> eligibility.Report:
+    """The same rules on unsent form data (``ApplicationForm.application_fields()``), as of
+    today. Reads the round only: no job, nothing written, other applications not looked at."""
+    facts = eligibility.ApplicationFacts.from_model(SimpleNamespace(**fields))
+    return eligibility.evaluate(
+        facts,
+        eligibility.RoundRules.from_model(funding_round),
+        eligibility.CheckContext(
+            submission_date=clock.today(),
+            budget_left_cents=funding_round.remaining_cents,
+            other_titles_same_org=None,
+        ),
+    )
+
+
+# --- storing a check ----------------------------------------------------------------------
+
+
+def _store(application: Application, report: eligibility.Report, run: int) -> EligibilityCheck:
+    """Add the report as check ``run``, its messages rendered in both languages."""
+    results = []
+    for r in report.results:
+        text = render.messages(r)
+        results.append(
+            EligibilityResult(
+                rule=r.rule, outcome=r.outcome, message_de=text["de"], message_en=text["en"]
+            )
+        )
     check = EligibilityCheck(
         application_id=application.id,
+        run=run,
         rules_version=report.rules_version,
         checked_at=clock.now(),
         overall=report.overall,
-        results=[
-            EligibilityResult(
-                rule=r.rule, outcome=r.outcome, message_de=r.message_de, message_en=r.message_en
-            )
-            for r in report.results
-        ],
+        results=results,
     )
     db.session.add(check)
+    return check
+
+
+def _carry_overrides(previous: EligibilityCheck | None, check: EligibilityCheck) -> None:
+    """An override stays valid while the rule's own outcome is unchanged."""
+    if previous is None:
+        return
+    old = {r.rule: r for r in previous.results if r.override_outcome}
+    for result in check.results:
+        before = old.get(result.rule)
+        if before is not None and before.outcome == result.outcome:
+            result.override_outcome = before.override_outcome
+            result.override_comment = before.override_comment
+            result.override_by_id = before.override_by_id
+            result.override_at = before.override_at
+
+
+def rerun_check(application: Application, user: User) -> EligibilityCheck:
+    """Run the rules again (after an override, a correction or a rule change) as a new run;
+    the earlier runs stay. Overrides of rules whose outcome did not change are kept. No email
+    is sent; the applicant's status page shows the new findings. Caller commits."""
+    previous = latest_check(application)
+    run = (previous.run + 1) if previous is not None else 1
+    report = evaluate_case(application)
+    check = _store(application, report, run)
+    db.session.flush()
+    _carry_overrides(previous, check)
+    application.eligibility_outcome = overall_outcome(check.results)
+    db.session.add(
+        Event(
+            application=application,
+            actor_id=user.id,
+            actor_label="staff",
+            kind="check_rerun",
+            comment=(
+                f"#{run} · {report.rules_version} · "
+                f"{OUTCOME_LABELS.get(application.eligibility_outcome, '')}"
+            ),
+        )
+    )
+    return check
+
+
+def _first_check(application_id: int) -> EligibilityCheck | None:
+    return db.session.scalar(select(EligibilityCheck).filter_by(application_id=application_id))
+
+
+@job(queue="checks")
+def check_eligibility(application_id: int) -> str:
+    """The first check of a submitted application: store the report, set the case's summary
+    and record the emails it causes, all in one transaction. Runs once per application."""
+    if _first_check(application_id) is not None:
+        return "exists"
+    application = db.session.get(Application, application_id)
+    if application is None:
+        raise LookupError(f"application {application_id} does not exist")
+    report = evaluate_case(application)
+    check = _store(application, report, run=1)
     application.eligibility_outcome = report.overall
     try:
         db.session.flush()
         _record_emails(application, check)
         db.session.commit()
     except IntegrityError:
-        # Two runs raced; the unique (application, rules version) let only one through,
-        # and its email came with it.
+        # Two runs raced; the unique (application, run) let only one through, and its
+        # email came with it.
         db.session.rollback()
-        if _existing_check(application_id) is not None:
+        if _first_check(application_id) is not None:
             return "exists"
         raise
     return report.overall
-
-
-def _rule_namer(language: str):
-    def rule_name(rule: str) -> str:
-        names = eligibility.RULE_NAMES.get(rule)
-        if names is None:
-            return rule
-        return names[1] if language == "en" else names[0]
-
-    return rule_name
 
 
 def _record_emails(application: Application, check: EligibilityCheck) -> None:
@@ -176,9 +285,7 @@ def _record_emails(application: Application, check: EligibilityCheck) -> None:
             application,
             FIRST_CHECK_EMAILS,
             links=staff_links(application),
-            rule_name=_rule_namer(compose.STAFF_LANGUAGE),
+            rule_name=render.rule_name,  # rendered inside the email's force_locale
             **context,
         )
-    compose.record_all(
-        application, RESULT_EMAILS, rule_name=_rule_namer(application.language), **context
-    )
+    compose.record_all(application, RESULT_EMAILS, rule_name=render.rule_name, **context)

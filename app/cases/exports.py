@@ -18,15 +18,34 @@ from babel.numbers import format_decimal
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
+from sqlalchemy.orm import selectinload
 
 from app import clock
+from app.cases.checks import override_summary
 from app.labels import (
     FIELD_LABELS,
     LANGUAGE_LABELS,
+    LEGAL_FORM_LABELS,
     OUTCOME_LABELS,
     STATE_LABELS,
+    YES_NO_LABELS,
 )
-from app.models import Application
+from app.models import Application, EligibilityCheck
+
+# What the export reads beyond the list query: every check run with its results (for the
+# overrides of the latest run), loaded in two queries for all rows.
+LOAD_OPTIONS = (selectinload(Application.checks).selectinload(EligibilityCheck.results),)
+
+
+def _latest_check(application: Application) -> EligibilityCheck | None:
+    return application.checks[-1] if application.checks else None
+
+
+def _yes_no(value: bool | None) -> str:
+    if value is None:
+        return ""
+    return str(YES_NO_LABELS[bool(value)])
+
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 MONEY_FORMAT = '#,##0.00 "€"'
@@ -46,7 +65,12 @@ COLUMNS = (
     ),
     ("round", "text", lambda a: a.round.code),
     ("org_name", "text", lambda a: a.org_name),
-    ("legal_form", "text", lambda a: a.legal_form),
+    ("legal_form", "text", lambda a: str(LEGAL_FORM_LABELS.get(a.legal_form, a.legal_form))),
+    ("signatory_name", "text", lambda a: a.signatory_name or ""),
+    ("signatory_function", "text", lambda a: a.signatory_function or ""),
+    ("register_court", "text", lambda a: a.register_court or ""),
+    ("register_number", "text", lambda a: a.register_number or ""),
+    ("site_in_lower_saxony", "text", lambda a: _yes_no(a.site_in_lower_saxony)),
     ("contact_name", "text", lambda a: a.contact_name),
     ("contact_email", "text", lambda a: a.contact_email),
     ("title", "text", lambda a: a.title),
@@ -62,6 +86,9 @@ COLUMNS = (
     ("third_party_funds", "money", lambda a: a.third_party_funds),
     ("requested_grant", "money", lambda a: a.requested_grant),
     ("granted_amount", "money", lambda a: a.granted_amount),
+    ("de_minimis_undertaking", "text", lambda a: _yes_no(a.de_minimis_undertaking)),
+    ("de_minimis_received", "money", lambda a: a.de_minimis_received),
+    ("overrides", "text", lambda a: override_summary(_latest_check(a))),
     ("language", "text", lambda a: str(LANGUAGE_LABELS.get(a.language, a.language))),
 )
 

@@ -121,6 +121,7 @@ def case_context(application: Application) -> dict:
     """Everything the staff case page lists besides the application itself."""
     return {
         "check": latest_check(application),
+        "check_runs": list(application.checks),
         "reviews": reviews_of(application),
         "review_requests": list(
             db.session.scalars(

@@ -21,10 +21,11 @@ from sqlalchemy import func, select, update
 
 from app.cases import budget
 from app.cases.actionlinks import staff_links
-from app.cases.checks import check_eligibility, latest_check
+from app.cases.checks import check_eligibility, failed_results, latest_check
 from app.errors import UserError
 from app.extensions import db
 from app.jobs import outbox
+from app.labels import RULE_LABELS
 from app.mail import compose
 from app.mail.compose import APPLICANT, STAFF, Email
 from app.models import (
@@ -54,6 +55,9 @@ class Transition:
     sources: tuple[str | None, ...]
     target: str
     actor: str  # APPLICANT or STAFF
+    # conditions on the case alone (no parameters), shown up front on the confirmation page
+    # and checked again on apply; raise TransitionError
+    gates: tuple[Check, ...] = ()
     # raise TransitionError before anything changes
     checks: tuple[Check, ...] = ()
     # parameters written onto the case together with the state, in the claiming UPDATE
@@ -78,6 +82,20 @@ def _needs_review(application: Application, _params: dict[str, Any]) -> None:
     )
     if not count:
         raise TransitionError(_l("Zuerst muss mindestens ein Gutachten vorliegen."))
+
+
+def _needs_passed_check(application: Application, _params: dict[str, Any]) -> None:
+    failed = failed_results(application)
+    if failed:
+        names = ", ".join(sorted(str(RULE_LABELS.get(r.rule, r.rule)) for r in failed))
+        raise TransitionError(
+            _l(
+                "Die Förderfähigkeitsprüfung ist nicht bestanden (%(rules)s). Bewilligen ist "
+                "erst möglich, wenn die Geschäftsstelle diese Regeln mit Begründung überstimmt "
+                "hat.",
+                rules=names,
+            )
+        )
 
 
 def _needs_valid_grant(application: Application, params: dict[str, Any]) -> None:
@@ -120,6 +138,8 @@ TRANSITIONS: dict[str, Transition] = {
             (REVIEWED,),
             FUNDED,
             STAFF,
+            # a stored check that failed refuses funding until staff overrule the rules
+            gates=(_needs_passed_check,),
             checks=(_needs_valid_grant,),
             sets=("granted_amount",),  # CHECK: funded iff granted amount
             effects=(_commit_funds,),
@@ -153,6 +173,17 @@ def allowed_actions(application: Application, actor: str) -> list[Transition]:
 def preview(application: Application, action: str) -> list[tuple[str, str]]:
     """``[(kind, recipient), …]``: the emails the transition sends, read from the table."""
     return compose.preview(application, TRANSITIONS[action].emails)
+
+
+def blockers(application: Application, action: str) -> list[Any]:
+    """Messages of the transition's gates that refuse it now (for the confirmation page)."""
+    messages = []
+    for gate in TRANSITIONS[action].gates:
+        try:
+            gate(application, {})
+        except TransitionError as exc:
+            messages.append(exc.message)
+    return messages
 
 
 def _authorise(transition: Transition | None, user: User | None) -> Transition:
@@ -205,7 +236,7 @@ def apply_transition(
     if transition.needs_reason and not reason:
         raise TransitionError(_l("Bitte geben Sie einen Grund an."))
     params: dict[str, Any] = {"granted_amount": granted_amount, "reason": reason}
-    for check in transition.checks:
+    for check in (*transition.gates, *transition.checks):
         check(application, params)
 
     if source is not None:

@@ -16,7 +16,11 @@ from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import (
     BooleanField,
+    FieldList,
+    Form,
+    FormField,
     HiddenField,
+    IntegerField,
     RadioField,
     StringField,
     TextAreaField,
@@ -25,14 +29,15 @@ from wtforms.validators import (
     DataRequired,
     InputRequired,
     Length,
+    NumberRange,
     Optional,
     ValidationError,
 )
 
-from app import funding
+from app import formatting, funding
 from app.formatting import localized
-from app.labels import LEGAL_FORM_LABELS
-from app.models import DECLARATIONS, MONEY_FIELDS, FundingRound
+from app.labels import DECLARATION_TEXTS, LEGAL_FORM_LABELS
+from app.models import DECLARATIONS, LEGAL_FORMS_WITH_REGISTER, MONEY_FIELDS, FundingRound
 from app.web.fields import GermanDateField, MoneyField, MultiCheckboxField, Present, choices
 
 
@@ -79,16 +84,71 @@ def _money(label, description, required=True):
     return MoneyField(label, validators=validators, description=description)
 
 
+_TOO_LONG = _l("Bitte kürzen Sie den Text auf höchstens %(max)d Zeichen.")
+
+
 def _text(label, max_length, description="", required=True, area=False):
     validators = [
         _required() if required else Optional(),
-        Length(
-            max=max_length,
-            message=_l("Bitte kürzen Sie den Text auf höchstens %(max)d Zeichen."),
-        ),
+        Length(max=max_length, message=_TOO_LONG),
     ]
     cls = TextAreaField if area else StringField
     return cls(label, validators=validators, description=description, filters=[_strip])
+
+
+def _yes_no(label, description=""):
+    return RadioField(
+        label,
+        choices=choices([("y", _l("Ja")), ("n", _l("Nein"))]),
+        validators=[InputRequired(message=_l("Bitte beantworten Sie diese Frage."))],
+        description=description,
+    )
+
+
+def _blank(entry: Form) -> bool:
+    """A row of a table left empty: it is ignored."""
+    return all(not (f.raw_data and f.raw_data[0].strip()) for f in entry)
+
+
+class CostYearForm(Form):
+    """One calendar year of the cost plan (a row of the table; empty rows are ignored)."""
+
+    year = IntegerField(
+        _l("Jahr"),
+        validators=[
+            Optional(),
+            NumberRange(
+                min=2000, max=2100, message=_l("Bitte geben Sie ein Jahr ein, z. B. 2026.")
+            ),
+        ],
+    )
+    personnel_costs = MoneyField(_l("Personalausgaben im Jahr"), validators=[Optional()])
+    other_costs = MoneyField(_l("Sachausgaben im Jahr"), validators=[Optional()])
+
+
+class PositionForm(Form):
+    """One personnel position paid from the project (a row; empty rows are ignored)."""
+
+    role = StringField(_l("Funktion"), validators=[Optional(), Length(max=200)], filters=[_strip])
+    months = IntegerField(
+        _l("Monate"),
+        validators=[
+            Optional(),
+            NumberRange(min=1, max=120, message=_l("Bitte geben Sie 1 bis 120 Monate an.")),
+        ],
+    )
+    fte_percent = IntegerField(
+        _l("Stellenanteil in Prozent"),
+        validators=[
+            Optional(),
+            NumberRange(min=1, max=100, message=_l("Bitte geben Sie 1 bis 100 Prozent an.")),
+        ],
+    )
+    cost = MoneyField(_l("Personalausgaben der Stelle"), validators=[Optional()])
+
+
+COST_PLAN_ROWS = 5  # a 36-month project touches at most four calendar years; one spare
+POSITION_ROWS = 4
 
 
 class ApplicationForm(FlaskForm):
@@ -114,11 +174,36 @@ class ApplicationForm(FlaskForm):
         description=_l("An diese Adresse senden wir die Eingangsbestätigung und alle Nachrichten."),
     )
     contact_phone = StringField(_l("Telefon"), validators=[Optional(), _phone], filters=[_strip])
-    vat_deductible = RadioField(
+    vat_deductible = _yes_no(
         _l("Ist Ihre Organisation zum Vorsteuerabzug berechtigt?"),
-        choices=choices([("y", _l("Ja")), ("n", _l("Nein"))]),
-        validators=[InputRequired(message=_l("Bitte beantworten Sie diese Frage."))],
-        description=_l("Wenn ja, geben Sie alle Beträge netto (ohne Umsatzsteuer) an."),
+        _l("Wenn ja, geben Sie alle Beträge netto (ohne Umsatzsteuer) an."),
+    )
+    signatory_name = _text(
+        _l("Zeichnungsberechtigte Person"),
+        200,
+        _l("Wer darf für die Organisation rechtsverbindlich unterschreiben? Vor- und Nachname"),
+    )
+    signatory_function = _text(
+        _l("Funktion der zeichnungsberechtigten Person"), 200, _l("z. B. Geschäftsführerin")
+    )
+    # no Optional(): it would stop the chain before validate_register_number sees the blank
+    register_court = StringField(
+        _l("Registergericht"),
+        validators=[Length(max=100, message=_TOO_LONG)],
+        filters=[_strip],
+        description=_l("Bei GmbH, gGmbH, AG, eG und e. V.: das Amtsgericht des Registers"),
+    )
+    register_number = StringField(
+        _l("Registernummer"),
+        validators=[Length(max=50, message=_TOO_LONG)],
+        filters=[_strip],
+        description=_l("z. B. HRB 12345 oder VR 678"),
+    )
+    site_in_lower_saxony = _yes_no(
+        _l("Hat Ihre Organisation ihren Sitz oder eine Niederlassung in Niedersachsen?"),
+        _l(
+            "Antragsberechtigt sind nur Antragsteller mit Sitz oder Niederlassung in Niedersachsen."
+        ),
     )
 
     # project
@@ -180,25 +265,43 @@ class ApplicationForm(FlaskForm):
     own_funds = _money(_l("Eigenmittel"), _l("in Euro"))
     third_party_funds = _money(_l("Drittmittel"), _l("Mittel Dritter, z. B. Kommunen, in Euro"))
     requested_grant = _money(_l("Beantragter Zuschuss"), _l("in Euro"))
+    cost_plan = FieldList(
+        FormField(CostYearForm), min_entries=COST_PLAN_ROWS, max_entries=COST_PLAN_ROWS
+    )
+    personnel_positions = FieldList(
+        FormField(PositionForm), min_entries=POSITION_ROWS, max_entries=POSITION_ROWS
+    )
+    de_minimis_undertaking = _yes_no(
+        _l("Ist Ihre Organisation ein Unternehmen, das wirtschaftlich tätig ist?"),
+        _l(
+            "Im Sinne des EU-Beihilferechts: wer Waren oder Dienstleistungen am Markt anbietet, "
+            "gleich in welcher Rechtsform."
+        ),
+    )
+    de_minimis_received = _money(
+        _l("De-minimis-Beihilfen der letzten drei Jahre"),
+        _l(
+            "Summe aller De-minimis-Beihilfen, die Ihre Organisation in den letzten drei Jahren "
+            "erhalten hat, in Euro (0, wenn keine)."
+        ),
+        required=False,
+    )
 
     # declarations
     decl_not_started = BooleanField(
-        _l("Ich erkläre, dass mit dem Projekt noch nicht begonnen wurde."),
+        DECLARATION_TEXTS["decl_not_started"],
         validators=[DataRequired(message=_l("Bitte bestätigen Sie diese Erklärung."))],
     )
     decl_subsidy_facts = BooleanField(
-        _l(
-            "Mir ist bekannt, dass die Angaben in diesem Antrag subventionserheblich im Sinne "
-            "von § 264 StGB sind."
-        ),
+        DECLARATION_TEXTS["decl_subsidy_facts"],
         validators=[DataRequired(message=_l("Bitte bestätigen Sie diese Erklärung."))],
     )
     decl_privacy = BooleanField(
-        _l("Ich habe die Datenschutzhinweise (Art. 13 DSGVO) gelesen."),
+        DECLARATION_TEXTS["decl_privacy"],
         validators=[DataRequired(message=_l("Bitte bestätigen Sie diese Erklärung."))],
     )
     decl_truthful = BooleanField(
-        _l("Ich versichere, dass alle Angaben vollständig und wahr sind."),
+        DECLARATION_TEXTS["decl_truthful"],
         validators=[DataRequired(message=_l("Bitte bestätigen Sie diese Erklärung."))],
     )
 
@@ -231,6 +334,11 @@ class ApplicationForm(FlaskForm):
             "contact_email",
             "contact_phone",
             "vat_deductible",
+            "signatory_name",
+            "signatory_function",
+            "register_court",
+            "register_number",
+            "site_in_lower_saxony",
         ),
         "project": (
             "title",
@@ -246,7 +354,7 @@ class ApplicationForm(FlaskForm):
             "start_date",
             "end_date",
         ),
-        "finances": MONEY_FIELDS,
+        "finances": (*MONEY_FIELDS, "de_minimis_undertaking", "de_minimis_received"),
         "declarations": DECLARATIONS,
     }
 
@@ -291,6 +399,131 @@ class ApplicationForm(FlaskForm):
         if field.data > total:
             raise ValidationError(_l("Der Zuschuss kann nicht höher sein als die Gesamtausgaben."))
 
+    def validate_register_number(self, field):
+        if self.legal_form.data in LEGAL_FORMS_WITH_REGISTER and not (
+            field.data and self.register_court.data
+        ):
+            raise ValidationError(
+                _l(
+                    "Bitte geben Sie Registergericht und Registernummer an; Ihre Rechtsform ist "
+                    "in ein Register eingetragen."
+                )
+            )
+
+    def validate_de_minimis_received(self, field):
+        if self.de_minimis_undertaking.data == "y" and field.data is None and not field.errors:
+            raise ValidationError(
+                _l("Bitte geben Sie die erhaltenen De-minimis-Beihilfen an (0, wenn keine).")
+            )
+
+    def cost_rows(self) -> list[dict]:
+        """The filled rows of the cost plan, in cents."""
+        return [
+            {
+                "year": entry.year.data,
+                "personnel_costs": entry.personnel_costs.data or 0,
+                "other_costs": entry.other_costs.data or 0,
+            }
+            for entry in self.cost_plan
+            if not _blank(entry)
+        ]
+
+    def position_rows(self) -> list[dict]:
+        return [
+            {
+                "role": entry.role.data,
+                "months": entry.months.data,
+                "fte_percent": entry.fte_percent.data,
+                "cost": entry.cost.data or 0,
+            }
+            for entry in self.personnel_positions
+            if not _blank(entry)
+        ]
+
+    def validate_cost_plan(self, field):
+        if any(isinstance(e, dict) and e for e in field.errors):
+            return
+        for entry in field:
+            if not _blank(entry) and entry.year.data is None:
+                raise ValidationError(_l("Bitte geben Sie zu jeder Zeile das Jahr an."))
+        rows = self.cost_rows()
+        if not rows:
+            raise ValidationError(
+                _l("Bitte verteilen Sie die Ausgaben auf die Kalenderjahre des Projekts.")
+            )
+        years = [r["year"] for r in rows]
+        if len(set(years)) != len(years):
+            raise ValidationError(_l("Bitte geben Sie jedes Jahr nur einmal an."))
+        start, end = self.start_date.data, self.end_date.data
+        if start and end and any(not start.year <= y <= end.year for y in years):
+            raise ValidationError(
+                _l(
+                    "Bitte geben Sie nur Jahre der Projektlaufzeit an (%(first)d bis %(last)d).",
+                    first=start.year,
+                    last=end.year,
+                )
+            )
+        personnel, other = self.personnel_costs.data, self.other_costs.data
+        planned_personnel = sum(r["personnel_costs"] for r in rows)
+        planned_other = sum(r["other_costs"] for r in rows)
+        if personnel is not None and planned_personnel != personnel:
+            raise ValidationError(
+                _l(
+                    "Die Personalausgaben der Jahre ergeben zusammen %(plan)s, oben angegeben "
+                    "sind %(total)s. Bitte gleichen Sie die Beträge an.",
+                    plan=formatting.money(planned_personnel),
+                    total=formatting.money(personnel),
+                )
+            )
+        if other is not None and planned_other != other:
+            raise ValidationError(
+                _l(
+                    "Die Sachausgaben der Jahre ergeben zusammen %(plan)s, oben angegeben sind "
+                    "%(total)s. Bitte gleichen Sie die Beträge an.",
+                    plan=formatting.money(planned_other),
+                    total=formatting.money(other),
+                )
+            )
+
+    def validate_personnel_positions(self, field):
+        if any(isinstance(e, dict) and e for e in field.errors):
+            return
+        for entry in field:
+            if not _blank(entry) and not (
+                entry.role.data and entry.months.data and entry.fte_percent.data
+            ):
+                raise ValidationError(
+                    _l("Bitte geben Sie zu jeder Stelle Funktion, Monate und Stellenanteil an.")
+                )
+        rows = self.position_rows()
+        personnel = self.personnel_costs.data
+        if personnel and not rows:
+            raise ValidationError(
+                _l("Bitte nennen Sie die Personalstellen, aus denen die Personalausgaben bestehen.")
+            )
+        planned = sum(r["cost"] for r in rows)
+        if personnel is not None and rows and planned != personnel:
+            raise ValidationError(
+                _l(
+                    "Die Ausgaben der Personalstellen ergeben zusammen %(plan)s, als "
+                    "Personalausgaben angegeben sind %(total)s. Bitte gleichen Sie die Beträge an.",
+                    plan=formatting.money(planned),
+                    total=formatting.money(personnel),
+                )
+            )
+
+    def first_error(self, field) -> str:
+        """The first message of a field; for a table, with the row and column it is about."""
+        for error in field.errors:
+            if isinstance(error, str) or not isinstance(error, dict):
+                return str(error)
+        for index, entry_errors in enumerate(field.errors):
+            if isinstance(entry_errors, dict):
+                for name, messages in entry_errors.items():
+                    label = field[index][name].label.text
+                    return f"{index + 1}. {label}: {messages[0]}"
+        return ""
+
     def chosen_labels(self, name: str) -> list[str]:
         """Labels of the chosen option(s) of a choice field, for the check page."""
         field = self[name]
@@ -316,4 +549,15 @@ class ApplicationForm(FlaskForm):
         values["language"] = self.language.data
         values["districts"] = list(dict.fromkeys(self.districts.data))
         values["priorities"] = list(dict.fromkeys(self.priorities.data))
+        values["signatory_name"] = self.signatory_name.data
+        values["signatory_function"] = self.signatory_function.data
+        values["register_court"] = self.register_court.data or None
+        values["register_number"] = self.register_number.data or None
+        values["site_in_lower_saxony"] = self.site_in_lower_saxony.data == "y"
+        values["cost_plan"] = self.cost_rows()
+        values["personnel_positions"] = self.position_rows()
+        values["de_minimis_undertaking"] = self.de_minimis_undertaking.data == "y"
+        values["de_minimis_received"] = (
+            self.de_minimis_received.data if values["de_minimis_undertaking"] else None
+        )
         return values

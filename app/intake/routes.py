@@ -19,9 +19,10 @@ from flask_wtf import FlaskForm
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from app import clock
-from app.cases import uploads
+from app.cases import checks, uploads
 from app.cases.submission import find_by_token, submit_application
 from app.cases.workflow import TransitionError, apply_transition
+from app.eligibility.render import findings as render_findings
 from app.extensions import db
 from app.intake.forms import ApplicationForm
 from app.programmes import configured_round, open_round
@@ -110,8 +111,14 @@ def application_form():
     if not valid:
         return _render_form(form, funding_round, pending=pending), 422
     if action != "submit":
+        # the same rules as after submission, on what was typed: nothing is stored
+        report = checks.precheck(funding_round, form.application_fields())
         return render_template(
-            "intake/check.html", form=form, funding_round=funding_round, pending=pending
+            "intake/check.html",
+            form=form,
+            funding_round=funding_round,
+            pending=pending,
+            findings=render_findings(report),
         )
     application, token = submit_application(
         funding_round, form.application_fields(), attachment=pending
@@ -172,7 +179,11 @@ def status(token: str):
     application = _application_or_404(token)
     events = [e for e in application.events if e.public]
     return render_template(
-        "intake/status.html", application=application, events=events, token=token
+        "intake/status.html",
+        application=application,
+        events=events,
+        token=token,
+        check=checks.latest_check(application),
     )
 
 

@@ -14,7 +14,7 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import select
 
-from app import clock
+from app import clock, eligibility
 from app.extensions import db
 from app.models import FundingRound
 
@@ -87,8 +87,23 @@ def parse_round(raw: dict[str, Any], source: str = "?") -> dict[str, Any]:
     }
     data["project_types"] = [_limits_to_cents(t) for t in raw.get("project_types", [])]
     data["default_limits"] = _limits_to_cents(raw.get("default_limits", {}))
+    data["rules"] = _rules(raw.get("rules"), source)
     values["data"] = data
     return values
+
+
+def _rules(tables: Any, source: str) -> dict[str, Any]:
+    """The round's ``[rules.*]`` tables, checked: known rules, a severity, euros in cents."""
+    if not isinstance(tables, dict) or not tables:
+        raise ProgrammeError(f"{source}: no [rules.*] tables")
+    out = {}
+    for name, table in tables.items():
+        if name not in eligibility.RULE_FUNCTIONS:
+            raise ProgrammeError(f"{source}: unknown rule {name}")
+        if table.get("severity") not in eligibility.SEVERITIES:
+            raise ProgrammeError(f"{source}: rules.{name}.severity must be 'fail' or 'remark'")
+        out[name] = _limits_to_cents(table)
+    return out
 
 
 def read_round_files(directory: Path = PROGRAMME_DIR) -> list[dict[str, Any]]:

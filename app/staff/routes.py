@@ -84,7 +84,7 @@ def cases():
 @roles_required(*STAFF_ROLES)
 def export(fmt: str):
     flt = CaseFilter.from_args(request.args)
-    rows = db.session.scalars(case_query(flt)).all()
+    rows = db.session.scalars(case_query(flt).options(*exports.LOAD_OPTIONS)).all()
     if fmt == "csv":
         body, mimetype = exports.to_csv(rows), "text/csv; charset=utf-8"
     else:
@@ -106,6 +106,7 @@ def case(case_id: int):
         actions=workflow.allowed_actions(application, workflow.STAFF),
         action_labels=ACTION_LABELS,
         override_form=OverrideForm(),
+        rerun_form=FlaskForm(),
         request_form=_review_request_form(application),
     )
 
@@ -155,6 +156,22 @@ def override(case_id: int, result_id: int):
     db.session.commit()
     flash(_("Das Prüfergebnis wurde geändert und im Verlauf vermerkt."), "success")
     return redirect(url_for("staff.case", case_id=case_id, _anchor="pruefung"))
+
+
+@bp.post("/cases/<int:case_id>/check/rerun")
+@roles_required(*STAFF_ROLES)
+def rerun_check(case_id: int):
+    application = _get_case(case_id)
+    if not FlaskForm().validate_on_submit():
+        flash(_("Die Anfrage war ungültig. Bitte versuchen Sie es erneut."), "error")
+        return redirect(url_for("staff.case", case_id=case_id, _anchor="pruefung"), code=303)
+    if application.is_final:
+        flash(_("Der Antrag ist abgeschlossen; die Prüfung wird nicht mehr wiederholt."), "error")
+        return redirect(url_for("staff.case", case_id=case_id, _anchor="pruefung"), code=303)
+    check = checks.rerun_check(application, current_user)
+    db.session.commit()
+    flash(_("Die Prüfung wurde erneut ausgeführt (Lauf %(run)d).", run=check.run), "success")
+    return redirect(url_for("staff.case", case_id=case_id, _anchor="pruefung"), code=303)
 
 
 @bp.post("/cases/<int:case_id>/review-requests")
@@ -222,6 +239,7 @@ def transition(case_id: int, action: str):
             possible=action in allowed,
             form=form,
             emails=workflow.preview(application, action),
+            blockers=workflow.blockers(application, action) if action in allowed else [],
             grant_limit=budget_domain.grant_limit_cents(application),
         ),
         status,

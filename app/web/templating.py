@@ -58,6 +58,7 @@ GLOBALS = {
     "field_labels": labels.FIELD_LABELS,
     "language_labels": labels.LANGUAGE_LABELS,
     "legal_form_labels": labels.LEGAL_FORM_LABELS,
+    "rule_labels": labels.RULE_LABELS,
     "action_labels": labels.ACTION_LABELS,
     "district_label": district_label,
     "priority_label": priority_label,
