@@ -175,6 +175,25 @@ class Config:
         self.DPO_ADDRESS = env_list("DPO_ADDRESS")  # optional: defaults to the operator's
         self.ACCESSIBILITY_CONTACT_EMAIL = env_str("ACCESSIBILITY_CONTACT_EMAIL")
         self.ACCESSIBILITY_REVIEWED_ON = env_date("ACCESSIBILITY_REVIEWED_ON")
+        # Authorities named on the legal pages; the defaults are Lower Saxony's (check them
+        # before going live, see docs/privacy.md).
+        self.DPA_NAME = env_str(
+            "DPA_NAME", "Die Landesbeauftragte für den Datenschutz Niedersachsen"
+        )
+        self.DPA_ADDRESS = env_list("DPA_ADDRESS", "Prinzenstraße 5, 30159 Hannover")
+        self.DPA_EMAIL = env_str("DPA_EMAIL", "poststelle@lfd.niedersachsen.de")
+        self.DPA_URL = env_str("DPA_URL", "https://www.lfd.niedersachsen.de")
+        self.ARBITRATION_NAME = env_str(
+            "ARBITRATION_NAME",
+            "Schlichtungsstelle nach § 9 d NBGG bei der oder dem Landesbeauftragten für "
+            "Menschen mit Behinderungen",
+        )
+        self.ARBITRATION_ADDRESS = env_list(
+            "ARBITRATION_ADDRESS", "Hannah-Arendt-Platz 2, 30159 Hannover"
+        )
+        self.ARBITRATION_EMAIL = env_str(
+            "ARBITRATION_EMAIL", "schlichtungsstelle@ms.niedersachsen.de"
+        )
 
     def _read_retention(self) -> None:
         """Retention periods (app/cases/retention.py, docs/privacy.md)."""

@@ -25,6 +25,7 @@ from app.cases.workflow import TransitionError, apply_transition
 from app.extensions import db
 from app.intake.forms import ApplicationForm
 from app.programmes import configured_round, open_round
+from app.web.downloads import subject_access_response
 from app.web.security import safe_next
 
 bp = Blueprint("intake", __name__)
@@ -172,8 +173,22 @@ def status(token: str):
     application = _application_or_404(token)
     events = [e for e in application.events if e.public]
     return render_template(
-        "intake/status.html", application=application, events=events, token=token
+        "intake/status.html",
+        application=application,
+        events=events,
+        token=token,
+        export_form=FlaskForm(),
     )
+
+
+@bp.post("/status/<token>/auskunft")
+def data_export(token: str):
+    """Everything held about the case (Art. 15 DSGVO) as one ZIP; POST, as it is audited."""
+    application = _application_or_404(token)
+    if not FlaskForm().validate_on_submit():
+        flash(_("Die Sitzung ist abgelaufen. Bitte versuchen Sie es noch einmal."), "error")
+        return redirect(url_for("intake.status", token=token), code=303)
+    return subject_access_response(application, None)
 
 
 @bp.route("/status/<token>/zurueckziehen", methods=["GET", "POST"])
