@@ -305,6 +305,7 @@ def anonymise(
             **_cleared_values(),
             status_token_hash=hash_token(secrets.token_urlsafe(32)),
             anonymised_at=now,
+            updated_at=table.c.updated_at,  # a date the statistics keep, not an edit
         )
     ).rowcount
     if claimed != 1:
