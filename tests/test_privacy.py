@@ -127,7 +127,7 @@ def test_legal_pages_in_english(client, path, english):
     client.post("/sprache", data={"lang": "en", "csrf_token": csrf_token(client, "/")})
     html = client.get(path).get_data(as_text=True)
     assert english in html
-    assert "Datenschutzbeauftragte" not in html
+    assert "Verantwortlich" not in html and "Rechtsgrundlage" not in html
 
 
 @pytest.mark.parametrize("app", ["sqlite"], indirect=True)
