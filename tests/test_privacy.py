@@ -430,6 +430,16 @@ def test_daily_run_is_recorded_once_per_day_from_the_configured_hour(app):
     )
 
 
+def test_the_worker_helper_records_the_daily_run(app):
+    from workers.__main__ import schedule_daily_once
+
+    app.config["RETENTION_RUN_HOUR"] = 0
+    schedule_daily_once(app)
+    schedule_daily_once(app)  # the same day: nothing more
+    rows = db.session.scalars(select(OutboxItem).where(OutboxItem.job == "run_retention")).all()
+    assert [(row.queue, row.payload) for row in rows] == [("maintenance", {})]
+
+
 def test_worker_runs_the_recorded_retention_job(app, app_environ):
     application, _token = create_application()
     close_case(application, "withdraw", dt.date(2020, 1, 1))

@@ -26,7 +26,7 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import String, Text, func, select, update
 
-from app import clock
+from app import clock, formatting
 from app.cases import uploads
 from app.errors import UserError
 from app.extensions import db
@@ -368,7 +368,7 @@ def erasure_refusal(application: Application) -> Any | None:
             "Eine Aufbewahrungspflicht steht entgegen (%(source)s): Die Daten werden ab dem "
             "%(day)s gelöscht.",
             source=rule.source,
-            day=due_on(application).strftime("%d.%m.%Y"),
+            day=formatting.date(due_on(application)),
         )
     return None
 
