@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
+import os
 import re
 import zipfile
 
@@ -17,6 +18,7 @@ from sqlalchemy import func, inspect, select, update
 from sqlalchemy.exc import IntegrityError
 
 from app.cases import budget, retention, subject_access, workflow
+from app.clock import BERLIN
 from app.extensions import db
 from app.intake.forms import ApplicationForm
 from app.labels import district_names, priority_names
@@ -39,16 +41,15 @@ from tests.factories import (
     submit_via_form,
     valid_form_data,
 )
-from tests.fixtures.auth import csrf_token
+from tests.fixtures.auth import csrf_token, login
 from tests.fixtures.pipeline import run_worker_process
+from workers.__main__ import schedule_daily_once
 
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 BERLIN_NOON = dt.time(12, 0)
 
 
 def at_berlin(day: dt.date, time: dt.time = BERLIN_NOON) -> dt.datetime:
-    from app.clock import BERLIN
-
     return dt.datetime.combine(day, time, BERLIN).astimezone(dt.UTC)
 
 
@@ -258,8 +259,6 @@ def test_dry_run_writes_nothing_and_lists_what_would_go(app, runner, tmp_path):
     stale = pending / ("0" * 32 + ".pdf")
     stale.write_bytes(PDF)
     old = stale.stat().st_mtime - app.config["FORM_MAX_AGE_SECONDS"] - 60
-    import os
-
     os.utime(stale, (old, old))
     before = snapshot()
 
@@ -393,8 +392,6 @@ def test_anonymisation_removes_personal_data_texts_attachment_emails_and_comment
     assert all(e.comment is None for e in events)
     assert events[-1].kind == "anonymised" and events[-1].actor_label == "system"
     # the staff page still opens; nothing personal is left to show
-    from tests.fixtures.auth import login
-
     login(client, staff_user.email)
     page = client.get(f"/staff/cases/{application.id}").get_data(as_text=True)
     assert application.reference in page and "Bildungswerk" not in page and "Erika" not in page
@@ -431,8 +428,6 @@ def test_daily_run_is_recorded_once_per_day_from_the_configured_hour(app):
 
 
 def test_the_worker_helper_records_the_daily_run(app):
-    from workers.__main__ import schedule_daily_once
-
     app.config["RETENTION_RUN_HOUR"] = 0
     schedule_daily_once(app)
     schedule_daily_once(app)  # the same day: nothing more

@@ -24,6 +24,7 @@ from typing import Any
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from sqlalchemy import String, Text, func, select, update
 
 from app import clock, formatting
@@ -85,7 +86,11 @@ class Rule:
                     n=n,
                 )
             )
-        return str(_l("%(n)d Monate nach dem Abschluss des Verfahrens", n=n))
+        return ngettext(
+            "%(num)d Monat nach dem Abschluss des Verfahrens",
+            "%(num)d Monate nach dem Abschluss des Verfahrens",
+            n,
+        )
 
     def due_on(self, application: Application, closed_on: dt.date) -> dt.date:
         """The first day on which the case's personal data is removed."""
