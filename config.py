@@ -7,6 +7,7 @@ several extensions (Flask-Mail, Flask-Limiter) read their settings once at init.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from pathlib import Path
 
@@ -46,6 +47,44 @@ def env_int(name: str, default: int) -> int:
 
 def env_list(name: str, default: str = "") -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+
+
+def env_date(name: str, default: dt.date | None = None) -> dt.date | None:
+    """Read an ISO date (``2026-11-30``); anything else is an error naming the variable."""
+    raw = os.environ.get(name)
+    if raw is None or not raw.strip():
+        return default
+    try:
+        return dt.date.fromisoformat(raw.strip())
+    except ValueError:
+        raise ValueError(f"{name} must be a date as YYYY-MM-DD, got {raw!r}") from None
+
+
+# The operator's details shown on the legal pages (Impressum, Datenschutzhinweise,
+# Erklärung zur Barrierefreiheit). They are facts about the body that runs the portal, so
+# production refuses to start while one is missing; development and tests use placeholders.
+OPERATOR_REQUIRED = (
+    "OPERATOR_NAME",
+    "OPERATOR_ADDRESS",
+    "OPERATOR_REPRESENTATIVE",
+    "OPERATOR_EMAIL",
+    "OPERATOR_PHONE",
+    "DPO_NAME",
+    "DPO_EMAIL",
+    "ACCESSIBILITY_CONTACT_EMAIL",
+    "ACCESSIBILITY_REVIEWED_ON",
+)
+OPERATOR_PLACEHOLDERS = {
+    "OPERATOR_NAME": "Geschäftsstelle der Allianz für Fachkräfte NON (Entwicklung)",
+    "OPERATOR_ADDRESS": ["Musterstraße 1", "21335 Lüneburg"],
+    "OPERATOR_REPRESENTATIVE": "Vorname Nachname (Platzhalter)",
+    "OPERATOR_EMAIL": "geschaeftsstelle@localhost",
+    "OPERATOR_PHONE": "+49 4131 000000",
+    "DPO_NAME": "Datenschutzbeauftragte/r (Platzhalter)",
+    "DPO_EMAIL": "datenschutz@localhost",
+    "ACCESSIBILITY_CONTACT_EMAIL": "barrierefreiheit@localhost",
+    "ACCESSIBILITY_REVIEWED_ON": dt.date(2026, 11, 30),
+}
 
 
 class Config:
@@ -119,12 +158,67 @@ class Config:
         self.PROXY_FIX_X_FOR = env_int("PROXY_FIX_X_FOR", 0)
         self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
         self.WTF_CSRF_TIME_LIMIT = None  # the form may take an hour; the session still bounds it
+        self._read_operator()
+        self._read_retention()
+
+    def _read_operator(self) -> None:
+        """Who runs the portal (legal pages). Addresses are comma-separated lines."""
+        self.OPERATOR_NAME = env_str("OPERATOR_NAME")
+        self.OPERATOR_ADDRESS = env_list("OPERATOR_ADDRESS")
+        self.OPERATOR_REPRESENTATIVE = env_str("OPERATOR_REPRESENTATIVE")
+        self.OPERATOR_EMAIL = env_str("OPERATOR_EMAIL")
+        self.OPERATOR_PHONE = env_str("OPERATOR_PHONE")
+        self.OPERATOR_VAT_ID = env_str("OPERATOR_VAT_ID")  # optional (§ 5 (1) 6 DDG)
+        self.OPERATOR_SUPERVISORY_AUTHORITY = env_str("OPERATOR_SUPERVISORY_AUTHORITY")  # optional
+        self.DPO_NAME = env_str("DPO_NAME")
+        self.DPO_EMAIL = env_str("DPO_EMAIL")
+        self.DPO_ADDRESS = env_list("DPO_ADDRESS")  # optional: defaults to the operator's
+        self.ACCESSIBILITY_CONTACT_EMAIL = env_str("ACCESSIBILITY_CONTACT_EMAIL")
+        self.ACCESSIBILITY_REVIEWED_ON = env_date("ACCESSIBILITY_REVIEWED_ON")
+        # Authorities named on the legal pages; the defaults are Lower Saxony's (check them
+        # before going live, see docs/privacy.md).
+        self.DPA_NAME = env_str(
+            "DPA_NAME", "Die Landesbeauftragte für den Datenschutz Niedersachsen"
+        )
+        self.DPA_ADDRESS = env_list("DPA_ADDRESS", "Prinzenstraße 5, 30159 Hannover")
+        self.DPA_EMAIL = env_str("DPA_EMAIL", "poststelle@lfd.niedersachsen.de")
+        self.DPA_URL = env_str("DPA_URL", "https://www.lfd.niedersachsen.de")
+        self.ARBITRATION_NAME = env_str(
+            "ARBITRATION_NAME",
+            "Schlichtungsstelle nach § 9 d NBGG bei der oder dem Landesbeauftragten für "
+            "Menschen mit Behinderungen",
+        )
+        self.ARBITRATION_ADDRESS = env_list(
+            "ARBITRATION_ADDRESS", "Hannah-Arendt-Platz 2, 30159 Hannover"
+        )
+        self.ARBITRATION_EMAIL = env_str(
+            "ARBITRATION_EMAIL", "schlichtungsstelle@ms.niedersachsen.de"
+        )
+
+    def _read_retention(self) -> None:
+        """Retention periods (app/cases/retention.py, docs/privacy.md)."""
+        self.RETENTION_WITHDRAWN_MONTHS = env_int("RETENTION_WITHDRAWN_MONTHS", 6)
+        self.RETENTION_REJECTED_MONTHS = env_int("RETENTION_REJECTED_MONTHS", 12)
+        # Calendar years after the year of the project end: the final payment follows the
+        # proof of use in the next year, then Art. 82 CPR / ANBest-P 6.9 keep five more.
+        self.RETENTION_FUNDED_YEARS = env_int("RETENTION_FUNDED_YEARS", 6)
+        # Hour (Europe/Berlin) from which the worker starts the day's retention run.
+        self.RETENTION_RUN_HOUR = env_int("RETENTION_RUN_HOUR", 3)
+
+    def fill_operator_placeholders(self) -> None:
+        for name, value in OPERATOR_PLACEHOLDERS.items():
+            if not getattr(self, name):
+                setattr(self, name, value)
+
+    def missing_operator_details(self) -> list[str]:
+        return [name for name in OPERATOR_REQUIRED if not getattr(self, name)]
 
 
 class DevelopmentConfig(Config):
     def __init__(self) -> None:
         super().__init__()
         self.SECRET_KEY = self.SECRET_KEY or "dev-only-not-secret"
+        self.fill_operator_placeholders()
         self.SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", False)
         self.REMEMBER_COOKIE_SECURE = self.SESSION_COOKIE_SECURE
 
@@ -134,6 +228,13 @@ class ProductionConfig(Config):
         super().__init__()
         if len(self.SECRET_KEY) < 32:
             raise RuntimeError("SECRET_KEY must be set to at least 32 random characters")
+        missing = self.missing_operator_details()
+        if missing:
+            raise RuntimeError(
+                "The legal pages need the operator's details; set "
+                + ", ".join(missing)
+                + " (see the configuration table in README.md)"
+            )
 
 
 class TestingConfig(Config):
@@ -149,6 +250,7 @@ class TestingConfig(Config):
         self.RATELIMIT_ENABLED = False
         self.STAFF_EMAILS = ["staff@example.org"]
         self.BASE_URL = "https://foerderung.example.org"
+        self.fill_operator_placeholders()
 
 
 CONFIGS = {

@@ -52,6 +52,9 @@ EVENT_KIND_LABELS = {
     "review": _l("Gutachten erfasst"),
     "review_requested": _l("Gutachten angefragt"),
     "check_rerun": _l("Prüfung erneut ausgeführt"),
+    "anonymised": _l("Personenbezogene Daten gelöscht (Speicherfrist abgelaufen)"),
+    "erased": _l("Personenbezogene Daten vorzeitig gelöscht"),
+    "data_export": _l("Auskunft nach Art. 15 DSGVO heruntergeladen"),
 }
 
 ACTOR_LABELS = {"applicant": _l("Antragsteller/in"), "system": _l("System"), "staff": _l("Team")}
@@ -76,6 +79,12 @@ NOTIFICATION_STATUS_LABELS = {
 }
 
 FIELD_LABELS = {
+    "id": _l("Interne Nummer"),
+    "round_id": _l("Interne Nummer der Förderrunde"),
+    "updated_at": _l("Zuletzt geändert"),
+    "attachment_original_name": _l("Dateiname der Anlage"),
+    "attachment_size": _l("Größe der Anlage (Bytes)"),
+    "anonymised_at": _l("Personenbezogene Daten gelöscht am"),
     "reference": _l("Aktenzeichen"),
     "submitted_at": _l("Eingang"),
     "state": _l("Status"),

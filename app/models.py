@@ -223,6 +223,10 @@ class Application(db.Model):
             "de_minimis_received IS NULL OR de_minimis_received >= 0",
             name="de_minimis_received_not_negative",
         ),
+        # Retention anonymises closed cases only; an open case is never stripped.
+        CheckConstraint(
+            "anonymised_at IS NULL OR " + _in("state", FINAL_STATES), name="anonymised_only_final"
+        ),
         Index("ix_application_round_state", "round_id", "state"),
         Index("ix_application_submitted_at", "submitted_at"),
     )
@@ -294,6 +298,9 @@ class Application(db.Model):
     # latest eligibility summary, denormalised for filtering the case list
     eligibility_outcome: Mapped[str | None] = mapped_column(String(16))
 
+    # set when retention (or an early erasure) removed the personal data (app.cases.retention)
+    anonymised_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
     round: Mapped[FundingRound] = relationship(back_populates="applications")
     district_links: Mapped[list[ApplicationDistrict]] = relationship(
         cascade="all, delete-orphan", order_by=ApplicationDistrict.ags
@@ -321,6 +328,10 @@ class Application(db.Model):
     @property
     def is_final(self) -> bool:
         return self.state in FINAL_STATES
+
+    @property
+    def is_anonymised(self) -> bool:
+        return self.anonymised_at is not None
 
 
 class Event(db.Model):

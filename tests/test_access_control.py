@@ -25,7 +25,7 @@ LOGIN, FORBIDDEN, OK = "login", "403", "ok"
 
 def routes(case_id: int, result_id: int, other_id: int) -> list[tuple[str, str, dict, str]]:
     """(method, url, form data, area); area "staff" = staff/admin, "review" = +reviewers,
-    "other" = a case the reviewer has no business with."""
+    "other" = a case the reviewer has no business with, "admin" = administrators only."""
     c, o = f"/staff/cases/{case_id}", f"/staff/cases/{other_id}"
     r, ro = f"/review/cases/{case_id}", f"/review/cases/{other_id}"
     return [
@@ -47,6 +47,9 @@ def routes(case_id: int, result_id: int, other_id: int) -> list[tuple[str, str, 
         ("POST", f"{c}/results/{result_id}/override", {"outcome": "pass", "comment": ""}, "staff"),
         ("POST", f"{c}/review-requests", {}, "staff"),
         ("POST", f"{o}/check/rerun", {}, "staff"),
+        ("POST", f"{c}/auskunft", {}, "staff"),
+        ("GET", f"{c}/erase", {}, "admin"),
+        ("POST", f"{c}/erase", {"reason": "Löschantrag"}, "admin"),  # refused: the case is open
         ("GET", "/review/", {}, "review"),
         ("GET", r, {}, "review"),
         ("GET", f"{c}/attachment", {}, "review"),
@@ -63,7 +66,9 @@ def expected(role: str, area: str) -> str:
     if role in ("anonymous", "applicant", "deactivated"):
         return LOGIN
     if role == "reviewer":
-        return FORBIDDEN if area in ("staff", "other") else OK
+        return FORBIDDEN if area in ("staff", "other", "admin") else OK
+    if role == "staff" and area == "admin":
+        return FORBIDDEN
     return OK
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime
+
 import pytest
 
 import config
@@ -38,7 +40,24 @@ VARIABLES = (
     "RATELIMIT_STORAGE_URI",
     "RATELIMIT_ENABLED",
     "SESSION_COOKIE_SECURE",
+    *config.OPERATOR_REQUIRED,
+    "OPERATOR_VAT_ID",
+    "OPERATOR_SUPERVISORY_AUTHORITY",
+    "DPO_ADDRESS",
 )
+
+# What a production start needs for the legal pages besides the contract variables.
+OPERATOR_VALUES = {
+    "OPERATOR_NAME": "IHK Lüneburg-Wolfsburg",
+    "OPERATOR_ADDRESS": "Am Sande 1, 21335 Lüneburg",
+    "OPERATOR_REPRESENTATIVE": "Hauptgeschäftsführung",
+    "OPERATOR_EMAIL": "allianz@ihk.example",
+    "OPERATOR_PHONE": "+49 4131 742-0",
+    "DPO_NAME": "Datenschutzbeauftragter der IHK",
+    "DPO_EMAIL": "datenschutz@ihk.example",
+    "ACCESSIBILITY_CONTACT_EMAIL": "barrierefreiheit@ihk.example",
+    "ACCESSIBILITY_REVIEWED_ON": "2026-11-30",
+}
 
 
 @pytest.fixture(autouse=True)
@@ -122,6 +141,7 @@ def test_every_contract_variable_is_read(monkeypatch, tmp_path):
         "BASE_URL": "https://foerderung.example.org/",
         "PROGRAMME": "NON-2022",
         "UPLOAD_DIR": str(tmp_path / "uploads"),
+        **OPERATOR_VALUES,
     }
     for name, value in values.items():
         monkeypatch.setenv(name, value)
@@ -154,6 +174,36 @@ def test_production_needs_a_long_secret_key(monkeypatch, secret):
         monkeypatch.setenv("SECRET_KEY", secret)
     with pytest.raises(RuntimeError, match="SECRET_KEY"):
         ProductionConfig()
+
+
+def test_operator_details_are_read_typed(monkeypatch):
+    for name, value in OPERATOR_VALUES.items():
+        monkeypatch.setenv(name, value)
+    settings = Config()
+    assert settings.OPERATOR_ADDRESS == ["Am Sande 1", "21335 Lüneburg"]
+    assert datetime.date(2026, 11, 30) == settings.ACCESSIBILITY_REVIEWED_ON
+    assert settings.DPO_ADDRESS == []  # the page falls back to the operator's address
+    monkeypatch.setenv("ACCESSIBILITY_REVIEWED_ON", "30.11.2026")
+    with pytest.raises(ValueError, match="ACCESSIBILITY_REVIEWED_ON must be a date"):
+        Config()
+
+
+@pytest.mark.parametrize("missing", ["OPERATOR_NAME", "DPO_EMAIL", "ACCESSIBILITY_REVIEWED_ON"])
+def test_production_refuses_to_start_without_the_operator_details(monkeypatch, missing):
+    monkeypatch.setenv("SECRET_KEY", "s" * 40)
+    for name, value in OPERATOR_VALUES.items():
+        if name != missing:
+            monkeypatch.setenv(name, value)
+    with pytest.raises(
+        RuntimeError, match=f"legal pages need the operator's details; set {missing}"
+    ):
+        ProductionConfig()
+
+
+def test_development_and_tests_use_marked_placeholders():
+    for settings in (DevelopmentConfig(), TestingConfig()):
+        assert not settings.missing_operator_details()
+        assert "Platzhalter" in settings.OPERATOR_REPRESENTATIVE
 
 
 def test_app_env_picks_the_class(monkeypatch):

@@ -491,7 +491,7 @@ def test_abandoned_pending_uploads_are_pruned(app, client, runner, tmp_path):
     stale.write_bytes(PDF)
     old = time.time() - app.config["FORM_MAX_AGE_SECONDS"] - 60
     os.utime(stale, (old, old))
-    result = runner.invoke(args=["uploads", "prune"])
+    result = runner.invoke(args=["retention", "run"])
     assert result.exit_code == 0, result.output
     assert "1 abandoned upload(s) deleted" in result.output
     assert not stale.exists() and fresh.exists()

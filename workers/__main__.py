@@ -2,10 +2,12 @@
 
 Creates the Flask app once, before any fork; runs jobs in-process (``--fork``: a work horse
 per job, as RQ's default ``Worker`` does); listens on the ``emails`` queue, then
-``checks``; runs RQ's scheduler (due retries with backoff); and re-dispatches outbox rows that
-waited too long, every ``OUTBOX_REDISPATCH_INTERVAL_SECONDS``, in a small forked helper process
-(like RQ's own scheduler process). ``--burst`` does one re-dispatch pass, drains the queues and
-exits. SIGTERM/SIGINT shut down warmly: the running job finishes first.
+``checks``, then ``maintenance``; runs RQ's scheduler (due retries with backoff); and in a small
+forked helper process (like RQ's own scheduler process), every
+``OUTBOX_REDISPATCH_INTERVAL_SECONDS``, re-dispatches outbox rows that waited too long and
+records the day's retention run (``app.cases.retention.run_retention``) in the outbox once a
+day, so the daily run is as durable as any other job. ``--burst`` does one re-dispatch pass,
+drains the queues and exits. SIGTERM/SIGINT shut down warmly: the running job finishes first.
 """
 
 from __future__ import annotations
@@ -22,13 +24,15 @@ from redis.exceptions import RedisError
 
 import workers
 from app import create_app
+from app.cases import retention
 from app.extensions import db
 from app.jobs import outbox
 
 log = logging.getLogger("workers")
 
-# Emails first: a receipt is a quick job the applicant is waiting for; a check can wait.
-DEFAULT_QUEUES = ("emails", "checks")
+# Emails first: a receipt is a quick job the applicant is waiting for; a check can wait, and
+# the daily retention run can wait longest.
+DEFAULT_QUEUES = ("emails", "checks", "maintenance")
 
 
 def redispatch_once(app: Flask) -> None:
@@ -41,6 +45,19 @@ def redispatch_once(app: Flask) -> None:
             log.warning("outbox re-dispatch: Redis unreachable (%s); trying again later", exc)
         except Exception:
             log.exception("outbox re-dispatch failed")
+        finally:
+            db.session.remove()
+
+
+def schedule_daily_once(app: Flask) -> None:
+    """Record the day's retention run if it is due and not recorded yet."""
+    with app.app_context():
+        try:
+            if retention.record_daily_run():
+                log.info("retention: today's run recorded")
+        except Exception:
+            log.exception("retention: could not record today's run; trying again later")
+            db.session.rollback()
         finally:
             db.session.remove()
 
@@ -59,6 +76,7 @@ def _redispatch_loop(app: Flask, interval: float, parent_pid: int) -> None:
     _drop_inherited_connections(app)
     while not stop.is_set() and os.getppid() == parent_pid:
         redispatch_once(app)
+        schedule_daily_once(app)
         stop.wait(interval)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -97,15 +98,15 @@ def path_of(name: str) -> Path:
     return upload_dir() / name
 
 
-def prune_pending(max_age_seconds: int) -> int:
+def prune_pending(max_age_seconds: int, *, dry_run: bool = False) -> int:
     """Delete pending uploads older than the form's lifetime: no form can refer to them any
-    more (their signed reference has expired). Returns how many were deleted."""
-    import time
-
+    more (their signed reference has expired). Returns how many were (or, with ``dry_run``,
+    would be) deleted. Part of the retention run (app.cases.retention)."""
     cutoff = time.time() - max_age_seconds
     removed = 0
     for path in (upload_dir() / "pending").glob("*.pdf"):
         if path.stat().st_mtime < cutoff:
-            path.unlink(missing_ok=True)
+            if not dry_run:
+                path.unlink(missing_ok=True)
             removed += 1
     return removed

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import click
 from babel.numbers import format_currency
-from flask import Flask, current_app
+from flask import Flask
 from flask.cli import AppGroup
 
-from app.cases.uploads import prune_pending
 from app.cli.outbox import outbox
+from app.cli.retention import retention
 from app.cli.users import seed_demo_command, users
 from app.programmes import ProgrammeError, sync_rounds
 
@@ -27,19 +27,9 @@ def load_programmes() -> None:
         click.echo(f"{row.code}: {row.name_de} (Budget {budget})")
 
 
-uploads = AppGroup("uploads", help="PDF attachments in UPLOAD_DIR.")
-
-
-@uploads.command("prune")
-def prune_uploads() -> None:
-    """Delete uploads of forms that were never submitted (older than the form's lifetime)."""
-    removed = prune_pending(current_app.config["FORM_MAX_AGE_SECONDS"])
-    click.echo(f"{removed} abandoned upload(s) deleted")
-
-
 def register(app: Flask) -> None:
     app.cli.add_command(programmes)
-    app.cli.add_command(uploads)
+    app.cli.add_command(retention)
     app.cli.add_command(outbox)
     app.cli.add_command(users)
     app.cli.add_command(seed_demo_command)

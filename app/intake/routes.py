@@ -26,6 +26,7 @@ from app.eligibility.render import findings as render_findings
 from app.extensions import db
 from app.intake.forms import ApplicationForm
 from app.programmes import configured_round, open_round
+from app.web.downloads import subject_access_response
 from app.web.security import safe_next
 
 bp = Blueprint("intake", __name__)
@@ -184,7 +185,18 @@ def status(token: str):
         events=events,
         token=token,
         check=checks.latest_check(application),
+        export_form=FlaskForm(),
     )
+
+
+@bp.post("/status/<token>/auskunft")
+def data_export(token: str):
+    """Everything held about the case (Art. 15 DSGVO) as one ZIP; POST, as it is audited."""
+    application = _application_or_404(token)
+    if not FlaskForm().validate_on_submit():
+        flash(_("Die Sitzung ist abgelaufen. Bitte versuchen Sie es noch einmal."), "error")
+        return redirect(url_for("intake.status", token=token), code=303)
+    return subject_access_response(application, None)
 
 
 @bp.route("/status/<token>/zurueckziehen", methods=["GET", "POST"])

@@ -198,7 +198,12 @@ def send_again(notification_id: int) -> bool:
     transaction. False if the email is not (or no longer) failed."""
     stmt = (
         update(Notification)
-        .where(Notification.id == notification_id, Notification.status == "failed")
+        # an email whose data retention removed (empty recipient) cannot be sent again
+        .where(
+            Notification.id == notification_id,
+            Notification.status == "failed",
+            Notification.recipient != "",
+        )
         .values(status="pending", claimed_at=None)
         .execution_options(synchronize_session=False)
     )

@@ -58,3 +58,19 @@ class ReviewRequestForm(FlaskForm):
     def validate_reviewers(self, field):
         if not field.data:
             raise ValidationError(_l("Bitte wählen Sie mindestens eine Person aus."))
+
+
+class ErasureForm(FlaskForm):
+    """Early erasure of a closed case on request (admins only)."""
+
+    reason = TextAreaField(
+        _l("Grund der Löschung"),
+        validators=[
+            DataRequired(message=_l("Bitte geben Sie einen Grund an.")),
+            Length(max=2000),
+        ],
+        description=_l(
+            "Z. B. „Löschantrag der Antragstellerin vom 3. März“. Der Grund bleibt im Verlauf "
+            "stehen: bitte keine weiteren personenbezogenen Daten eintragen."
+        ),
+    )

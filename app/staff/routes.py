@@ -21,7 +21,7 @@ from flask_wtf import FlaskForm
 from sqlalchemy import select
 
 from app.cases import budget as budget_domain
-from app.cases import checks, exports, reviews, workflow
+from app.cases import checks, exports, retention, reviews, workflow
 from app.cases.access import may_read_case
 from app.cases.queries import CaseFilter, case_context, case_query
 from app.extensions import db
@@ -31,9 +31,10 @@ from app.mail import delivery
 from app.models import Application, FundingRound, Notification, User
 from app.paging import page_from
 from app.programmes import configured_round
-from app.staff.forms import OverrideForm, ReviewRequestForm, TransitionForm
+from app.staff.forms import ErasureForm, OverrideForm, ReviewRequestForm, TransitionForm
+from app.web.downloads import subject_access_response
 from app.web.fields import choices
-from app.web.security import REVIEW_ROLES, STAFF_ROLES, roles_required
+from app.web.security import ADMIN_ROLES, REVIEW_ROLES, STAFF_ROLES, roles_required
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
 
@@ -108,6 +109,9 @@ def case(case_id: int):
         override_form=OverrideForm(),
         rerun_form=FlaskForm(),
         request_form=_review_request_form(application),
+        privacy_form=FlaskForm(),
+        retention_due=retention.due_on(application),
+        erasure_refusal=retention.erasure_refusal(application),
     )
 
 
@@ -118,6 +122,52 @@ def _review_request_form(application: Application) -> ReviewRequestForm:
     ).all()
     form.reviewers.choices = choices((u.id, f"{u.name or u.email} <{u.email}>") for u in reviewers)
     return form
+
+
+@bp.post("/cases/<int:case_id>/auskunft")
+@roles_required(*STAFF_ROLES)
+def data_export(case_id: int):
+    """The applicant's Art. 15 copy, produced by staff (e.g. for a request by letter)."""
+    application = _get_case(case_id)
+    if not FlaskForm().validate_on_submit():
+        abort(400)
+    return subject_access_response(application, current_user)
+
+
+@bp.route("/cases/<int:case_id>/erase", methods=["GET", "POST"])
+@roles_required(*ADMIN_ROLES)
+def erase(case_id: int):
+    """Early erasure on request, with a reason; refused (and the page says why) while a
+    retention duty or an open procedure forbids it."""
+    application = _get_case(case_id)
+    form = ErasureForm()
+    refusal = retention.erasure_refusal(application)
+    status = 200
+    if refusal is None and form.validate_on_submit():
+        try:
+            attachment = retention.erase_early(application, current_user, form.reason.data)
+            db.session.commit()
+        except retention.RetentionError as exc:
+            db.session.rollback()
+            flash(str(exc.message), "error")
+            status = 409
+        else:
+            retention.delete_attachment(attachment)
+            flash(_("Die personenbezogenen Daten des Antrags wurden gelöscht."), "success")
+            return redirect(url_for("staff.case", case_id=case_id), code=303)
+    elif request.method == "POST":
+        status = 409 if refusal is not None else 422
+    application = _get_case(case_id)
+    return (
+        render_template(
+            "staff/erase.html",
+            application=application,
+            form=form,
+            refusal=retention.erasure_refusal(application),
+            retention_due=retention.due_on(application),
+        ),
+        status,
+    )
 
 
 @bp.get("/cases/<int:case_id>/attachment")

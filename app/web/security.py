@@ -32,6 +32,7 @@ from app.models import ROLES
 F = TypeVar("F", bound=Callable[..., Any])
 
 STAFF_ROLES = ("staff", "admin")
+ADMIN_ROLES = ("admin",)
 REVIEW_ROLES = ("reviewer", "staff", "admin")
 
 
