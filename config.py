@@ -1,6 +1,7 @@
 """Settings classes. Every setting is read from the environment and typed.
 
-The factory picks one class (``APP_ENV`` = development | production | testing) and
+The factory picks one class (``APP_ENV`` = development | production | testing; unset means
+production, so the built-in development key never reaches a forgotten deployment) and
 test settings are passed into ``create_app`` rather than patched afterwards, because
 several extensions (Flask-Mail, Flask-Limiter) read their settings once at init.
 """
@@ -119,12 +120,15 @@ class Config:
         self.PROXY_FIX_X_FOR = env_int("PROXY_FIX_X_FOR", 0)
         self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
         self.WTF_CSRF_TIME_LIMIT = None  # the form may take an hour; the session still bounds it
+        # Strict-Transport-Security max-age; 0 sends no header (development runs on http).
+        self.HSTS_SECONDS = env_int("HSTS_SECONDS", 365 * 24 * 3600)
 
 
 class DevelopmentConfig(Config):
     def __init__(self) -> None:
         super().__init__()
         self.SECRET_KEY = self.SECRET_KEY or "dev-only-not-secret"
+        self.HSTS_SECONDS = env_int("HSTS_SECONDS", 0)
         self.SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", False)
         self.REMEMBER_COOKIE_SECURE = self.SESSION_COOKIE_SECURE
 
@@ -159,7 +163,9 @@ CONFIGS = {
 
 
 def config_from_env() -> Config:
-    name = env_str("APP_ENV", "development")
+    # Unset means production: the built-in development key (and every other development
+    # convenience) exists only where development or testing was chosen explicitly.
+    name = env_str("APP_ENV", "production")
     try:
         return CONFIGS[name]()
     except KeyError:
