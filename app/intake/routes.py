@@ -132,11 +132,7 @@ def _take_attachment(form: ApplicationForm) -> tuple[uploads.PendingUpload | Non
         try:
             pending = uploads.save_pending(file, current_app.config["ATTACHMENT_MAX_BYTES"])
         except uploads.UploadError as exc:
-            error = (
-                _("Die Datei ist keine PDF-Datei. Bitte laden Sie ein PDF hoch.")
-                if str(exc) == "not_pdf"
-                else _("Die Datei ist zu groß. Erlaubt sind höchstens 10 MB.")
-            )
+            error = str(exc.message)
     form.attachment_ref.data = uploads.sign(pending) if pending else ""
     return pending, error
 

@@ -131,7 +131,9 @@ def attachment(case_id: int):
         current_app.config["UPLOAD_DIR"],
         application.attachment_name,
         as_attachment=True,
-        download_name=application.attachment_original_name or f"{application.reference}.pdf",
+        # Never the applicant's name for the file: "Antrag.pdf.exe" or a name with control
+        # characters would reach the reviewer's download folder as typed.
+        download_name=f"{application.reference}.pdf",
         mimetype="application/pdf",
     )
     response.headers["X-Content-Type-Options"] = "nosniff"
