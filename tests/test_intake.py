@@ -445,6 +445,22 @@ def test_forged_attachment_reference_is_ignored(client):
 # --- escaping and languages -------------------------------------------------------------
 
 
+def test_line_breaks_and_control_characters_leave_one_line_fields(client):
+    # issue 7, point 6: a CR/LF in the organisation's name would reach email headers
+    data = valid_form_data(
+        org_name="Evil e. V.\r\nBcc: victim@example.org",
+        city="Lüne\u2028burg\x85",
+        title="Titel\tmit\x1bSteuerzeichen",
+        summary="Zeile 1\r\nZeile 2",
+    )
+    assert post_application(client, data, "submit").status_code == 303
+    application = db.session.scalar(select(Application))
+    assert application.org_name == "Evil e. V. Bcc: victim@example.org"
+    assert application.city == "Lüne burg"
+    assert application.title == "Titel mitSteuerzeichen"
+    assert application.summary == "Zeile 1\nZeile 2"  # a text area keeps its lines
+
+
 def test_script_and_quotes_are_stored_as_typed_and_shown_escaped(client):
     nasty = '<script>alert("x")</script> & "Anführung" \'single\''
     response, _reference, token = submit_via_form(client, title=nasty[:200], summary=nasty)

@@ -237,3 +237,24 @@ def test_retries_exhausted_marks_notification_and_outbox_failed(app, smtp, fast_
     assert all(n.attempts == 3 for n in notes)  # first try + 2 retries
     failed = db.session.scalars(select(OutboxItem).filter_by(status="failed")).all()
     assert len(failed) == len(notes) and all("421" in o.last_error for o in failed)
+
+
+# --- issue 7, point 6: a header error is a permanent failure staff see -----------------------
+
+
+def test_header_error_is_a_permanent_failure_on_the_operations_page(
+    app, smtp, staff_user, client_for
+):
+    application, _token = create_application()
+    notification = compose.record(compose.REVIEWED, application, "staff@example.org", "de")
+    # As stored by an older version, before one-line fields lost their line breaks.
+    notification.subject = "Neuer Antrag: Evil\r\nBcc: victim@example.org"
+    db.session.commit()
+    assert delivery.deliver(notification.id) == "failed"
+    db.session.expire_all()
+    row = db.session.get(Notification, notification.id)
+    assert row.status == "failed"
+    assert "Kopfzeile" in row.last_error
+    assert smtp.messages == []
+    page = client_for(staff_user).get("/staff/operations").get_data(as_text=True)
+    assert "Kopfzeile" in page and "staff@example.org" in page

@@ -33,7 +33,15 @@ from app import funding
 from app.formatting import localized
 from app.labels import LEGAL_FORM_LABELS
 from app.models import DECLARATIONS, MONEY_FIELDS, FundingRound
-from app.web.fields import GermanDateField, MoneyField, MultiCheckboxField, Present, choices
+from app.web.fields import (
+    GermanDateField,
+    MoneyField,
+    MultiCheckboxField,
+    Present,
+    choices,
+    multi_line,
+    one_line,
+)
 
 
 def _email(form, field):
@@ -58,14 +66,6 @@ def _phone(form, field):
         )
 
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-
-
-def _strip(value):
-    """Trim, and drop control characters (NUL cannot be stored in PostgreSQL text)."""
-    return _CONTROL.sub("", value).strip() if isinstance(value, str) else value
-
-
 def _required(message=None):
     return DataRequired(message=message or _l("Bitte füllen Sie dieses Feld aus."))
 
@@ -87,8 +87,11 @@ def _text(label, max_length, description="", required=True, area=False):
             message=_l("Bitte kürzen Sie den Text auf höchstens %(max)d Zeichen."),
         ),
     ]
-    cls = TextAreaField if area else StringField
-    return cls(label, validators=validators, description=description, filters=[_strip])
+    if area:
+        return TextAreaField(
+            label, validators=validators, description=description, filters=[multi_line]
+        )
+    return StringField(label, validators=validators, description=description, filters=[one_line])
 
 
 class ApplicationForm(FlaskForm):
@@ -103,17 +106,17 @@ class ApplicationForm(FlaskForm):
     )
     street = _text(_l("Straße und Hausnummer"), 200)
     postcode = StringField(
-        _l("Postleitzahl"), validators=[_required(), _postcode], filters=[_strip]
+        _l("Postleitzahl"), validators=[_required(), _postcode], filters=[one_line]
     )
     city = _text(_l("Ort"), 100)
     contact_name = _text(_l("Ansprechperson"), 200, _l("Vor- und Nachname"))
     contact_email = StringField(
         _l("E-Mail-Adresse der Ansprechperson"),
         validators=[_required(), Length(max=254), _email],
-        filters=[_strip],
+        filters=[one_line],
         description=_l("An diese Adresse senden wir die Eingangsbestätigung und alle Nachrichten."),
     )
-    contact_phone = StringField(_l("Telefon"), validators=[Optional(), _phone], filters=[_strip])
+    contact_phone = StringField(_l("Telefon"), validators=[Optional(), _phone], filters=[one_line])
     vat_deductible = RadioField(
         _l("Ist Ihre Organisation zum Vorsteuerabzug berechtigt?"),
         choices=choices([("y", _l("Ja")), ("n", _l("Nein"))]),

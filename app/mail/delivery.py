@@ -29,6 +29,9 @@ from app.extensions import db
 from app.jobs import job, outbox
 from app.models import Notification
 
+# Stored in ``last_error`` (the operations page is German, like the staff's work).
+HEADER_ERROR = "Ungültige Kopfzeile (Zeilenumbruch im Betreff oder in einer Adresse)"
+
 
 class TemporaryDeliveryError(Exception):
     """The SMTP server said "try later" (4xx), or could not be reached; RQ retries."""
@@ -159,6 +162,13 @@ def deliver(notification_id: int, *, final_attempt: bool = False) -> str:
     try:
         with _SMTPConnection(current_app.extensions["mail"]) as connection:
             connection.send(message)
+    except (flask_mail.BadHeaderError, ValueError) as exc:
+        # A line break in a header (the email library raises ValueError for some): the
+        # message itself is broken, so no retry can help. Failed at once, with a reason
+        # staff can read on the operations page, never left "sending".
+        error = f"{HEADER_ERROR}: {type(exc).__name__} {exc}".strip()
+        _set(notification_id, status="failed", last_error=error[:2000])
+        return "failed"
     except (smtplib.SMTPException, OSError) as exc:  # OSError covers timeouts
         temporary, error = _smtp_error(exc)
         if temporary and not final_attempt:
