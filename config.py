@@ -115,6 +115,14 @@ class Config:
         # Redis down must not turn a login into a 500: count in memory until it is back.
         self.RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
         self.RATELIMIT_SWALLOW_ERRORS = True
+        # Login attempts (app.auth), counted before the password is checked: per account and
+        # client address, per address over all accounts, and a higher ceiling per account
+        # over all addresses (one address cannot lock the real user out elsewhere).
+        self.LOGIN_RATELIMIT_PER_ACCOUNT_ADDRESS = env_str(
+            "LOGIN_RATELIMIT_PER_ACCOUNT_ADDRESS", "5 per minute"
+        )
+        self.LOGIN_RATELIMIT_PER_ADDRESS = env_str("LOGIN_RATELIMIT_PER_ADDRESS", "10 per minute")
+        self.LOGIN_RATELIMIT_PER_ACCOUNT = env_str("LOGIN_RATELIMIT_PER_ACCOUNT", "30 per hour")
         # Number of reverse proxies in front of the app whose X-Forwarded-For/-Proto to trust
         # (0: none). Behind one proxy set 1, or every login seems to come from the proxy.
         self.PROXY_FIX_X_FOR = env_int("PROXY_FIX_X_FOR", 0)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from flask import (
     Blueprint,
     abort,
-    current_app,
     flash,
     g,
     redirect,
@@ -15,6 +14,7 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
+from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_user, logout_user
 from sqlalchemy.exc import IntegrityError
 
@@ -23,31 +23,34 @@ from app.auth.forms import ConfirmActionForm, LoginForm, RejectActionForm
 from app.cases import actionlinks, workflow
 from app.extensions import db, limiter
 from app.models import Application
+from app.web import limits
 from app.web.security import roles_required, safe_next
 
 bp = Blueprint("auth", __name__)
 
-# Only failed attempts count, so a user who logs in and out repeatedly is never locked out.
-DEFAULT_LOGIN_LIMIT_PER_ACCOUNT = "5 per minute"
-DEFAULT_LOGIN_LIMIT_PER_ADDRESS = "10 per minute"
+# Login attempts are counted before the password check (app.web.limits), keyed on the
+# typed account and the client address, with a per-address and a higher per-account limit.
+LOGIN_LIMITS = (
+    "LOGIN_RATELIMIT_PER_ACCOUNT_ADDRESS",
+    "LOGIN_RATELIMIT_PER_ADDRESS",
+    "LOGIN_RATELIMIT_PER_ACCOUNT",
+)
 
 
-def _account_limit() -> str:
-    return current_app.config.get("LOGIN_RATELIMIT_PER_ACCOUNT", DEFAULT_LOGIN_LIMIT_PER_ACCOUNT)
+def _login_keys(email: str) -> dict[str, tuple[str, ...]]:
+    account = email.strip().lower()[:254]
+    address = get_remote_address() or "unknown"
+    return {
+        "LOGIN_RATELIMIT_PER_ACCOUNT_ADDRESS": (account, address),
+        "LOGIN_RATELIMIT_PER_ADDRESS": (address,),
+        "LOGIN_RATELIMIT_PER_ACCOUNT": (account,),
+    }
 
 
-def _address_limit() -> str:
-    return current_app.config.get("LOGIN_RATELIMIT_PER_ADDRESS", DEFAULT_LOGIN_LIMIT_PER_ADDRESS)
-
-
-def _account_key() -> str:
-    # Keyed on the submitted address, so guessing one account's password from many
-    # addresses is limited too.
-    return "account:" + request.form.get("email", "").strip().lower()[:254]
-
-
-def _failed(response) -> bool:
-    return response.status_code != 302
+def _count_attempt(email: str) -> bool:
+    """Count this attempt under each limit in turn; False (refuse) at the first used up."""
+    keys = _login_keys(email)
+    return all(limits.hit(setting, *keys[setting]) for setting in LOGIN_LIMITS)
 
 
 def _home_for(user) -> str:
@@ -57,8 +60,7 @@ def _home_for(user) -> str:
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(_account_limit, key_func=_account_key, methods=["POST"], deduct_when=_failed)
-@limiter.limit(_address_limit, methods=["POST"], deduct_when=_failed)
+@limiter.exempt  # counted in the view, before the password check (see LOGIN_LIMITS)
 def login():
     g.no_store = True
     next_url = safe_next(request.args.get("next"))
@@ -66,6 +68,8 @@ def login():
         return redirect(next_url or _home_for(current_user))
     form = LoginForm()
     if form.validate_on_submit():
+        if not _count_attempt(form.email.data):
+            abort(429)
         user = accounts.authenticate(form.email.data, form.password.data)
         if user is None:
             # One message for unknown address, wrong password and locked account alike.
@@ -75,6 +79,11 @@ def login():
         else:
             accounts.record_login(user)
             db.session.commit()
+            # A user who mistyped a few times starts afresh at this address.
+            limits.clear(
+                "LOGIN_RATELIMIT_PER_ACCOUNT_ADDRESS",
+                *_login_keys(form.email.data)["LOGIN_RATELIMIT_PER_ACCOUNT_ADDRESS"],
+            )
             # A fresh session at login: nothing planted before it survives (session fixation).
             language = session.get("lang")
             session.clear()
