@@ -110,6 +110,8 @@ class Config:
         self.REMEMBER_COOKIE_SECURE = self.SESSION_COOKIE_SECURE
         self.REMEMBER_COOKIE_HTTPONLY = True
         self.PERMANENT_SESSION_LIFETIME = env_int("SESSION_IDLE_MINUTES", 30) * 60
+        # However active, a login ends this long after it began (checked on the server).
+        self.SESSION_ABSOLUTE_HOURS = env_int("SESSION_ABSOLUTE_HOURS", 10)
         self.RATELIMIT_STORAGE_URI = env_str("RATELIMIT_STORAGE_URI", self.REDIS_URL)
         self.RATELIMIT_ENABLED = env_bool("RATELIMIT_ENABLED", True)
         # Redis down must not turn a login into a 500: count in memory until it is back.

@@ -477,6 +477,20 @@ class User(UserMixin, db.Model):
         return self.role in ("staff", "admin")
 
 
+class LoginSession(db.Model):
+    """One login of a user, known to the server: logout revokes it, and it ends at
+    ``expires_at`` however active it is (the absolute lifetime). The browser holds only the
+    random id; the table keeps its hash."""
+
+    __tablename__ = "login_session"
+
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
 RECOMMENDATIONS = ("approve", "reject", "abstain")
 SCORES = ("score_regional", "score_strategy", "score_feasibility", "score_sustainability")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 
 import pytest
@@ -178,6 +179,41 @@ def test_session_ends_after_inactivity_but_slides_with_activity(
     offset["seconds"] = int(lifetime * 1.6)  # longer than the lifetime since login, but not idle
     assert client.get("/_probe/staff").status_code == 200
     offset["seconds"] = int(lifetime * 1.6) + lifetime + 5  # idle for longer than the lifetime
+    response = client.get("/_probe/staff")
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/login")
+
+
+def test_cookie_copied_before_logout_no_longer_works(app, probe, staff_user, logged_in):
+    """issue 7, point 2: logout ends the session on the server, not only in this browser."""
+    client = logged_in(staff_user)
+    stolen = session_cookie(client)
+    client.post("/logout", data={"csrf_token": csrf_token(client, "/gibt-es-nicht")})
+    thief = app.test_client()
+    thief.set_cookie("session", stolen)
+    response = thief.get("/_probe/staff")
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/login")
+
+
+def test_other_sessions_of_the_user_survive_a_logout(app, probe, staff_user, logged_in):
+    laptop = logged_in(staff_user)
+    phone = app.test_client()
+    assert login(phone, staff_user.email).status_code == 302
+    laptop.post("/logout", data={"csrf_token": csrf_token(laptop, "/gibt-es-nicht")})
+    assert phone.get("/_probe/staff").status_code == 200
+
+
+def test_session_has_an_absolute_lifetime(app, probe, staff_user, logged_in, monkeypatch):
+    """issue 7, point 2: however active, a session ends SESSION_ABSOLUTE_HOURS after login."""
+    from app import clock
+
+    assert app.config["SESSION_ABSOLUTE_HOURS"] == 10
+    client = logged_in(staff_user)
+    started = clock.now()
+    monkeypatch.setattr(clock, "now", lambda: started + dt.timedelta(hours=9, minutes=59))
+    assert client.get("/_probe/staff").status_code == 200
+    monkeypatch.setattr(clock, "now", lambda: started + dt.timedelta(hours=10, minutes=1))
     response = client.get("/_probe/staff")
     assert response.status_code == 302
     assert response.headers["Location"].startswith("/login")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import (
     Blueprint,
     abort,
+    current_app,
     flash,
     g,
     redirect,
@@ -27,6 +28,9 @@ from app.web import limits
 from app.web.security import roles_required, safe_next
 
 bp = Blueprint("auth", __name__)
+
+# The session-cookie key of the server-side login id (app.accounts.start_session).
+SESSION_KEY = "sid"
 
 # Login attempts are counted before the password check (app.web.limits), keyed on the
 # typed account and the client address, with a per-address and a higher per-account limit.
@@ -84,25 +88,53 @@ def login():
                 "LOGIN_RATELIMIT_PER_ACCOUNT_ADDRESS",
                 *_login_keys(form.email.data)["LOGIN_RATELIMIT_PER_ACCOUNT_ADDRESS"],
             )
-            # A fresh session at login: nothing planted before it survives (session fixation).
-            language = session.get("lang")
-            session.clear()
-            if language:
-                session["lang"] = language
-            # Permanent = the cookie ends after PERMANENT_SESSION_LIFETIME without a request.
-            session.permanent = True
-            login_user(user)
+            _start_session(user)
             return redirect(next_url or _home_for(user))
     return render_template("auth/login.html", form=form, next_url=next_url)
 
 
-@bp.post("/logout")
-def logout():
+def _start_session(user) -> None:
+    """Log ``user`` in: a fresh cookie session (nothing planted before it survives: session
+    fixation) tied to a server-side login row that logout revokes."""
+    language = session.get("lang")
+    session.clear()
+    if language:
+        session["lang"] = language
+    # Permanent = the cookie ends after PERMANENT_SESSION_LIFETIME without a request.
+    session.permanent = True
+    login_user(user)
+    session[SESSION_KEY] = accounts.start_session(
+        user, current_app.config["SESSION_ABSOLUTE_HOURS"]
+    )
+    db.session.commit()
+
+
+def _end_session() -> None:
     language = session.get("lang")
     logout_user()
     session.clear()
     if language:
         session["lang"] = language
+
+
+@bp.before_app_request
+def _check_server_session():
+    """A login whose server-side row was revoked (logout), has reached its absolute lifetime,
+    or never existed ends here: the request goes on as anonymous."""
+    if SESSION_KEY not in session and "_user_id" not in session:
+        return
+    if current_user.is_authenticated and accounts.session_is_live(
+        current_user, session.get(SESSION_KEY)
+    ):
+        return
+    _end_session()
+
+
+@bp.post("/logout")
+def logout():
+    accounts.end_session(session.get(SESSION_KEY))
+    db.session.commit()
+    _end_session()
     flash(_("Sie haben sich abgemeldet."), "info")
     return redirect(url_for("auth.login"))
 
