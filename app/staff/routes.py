@@ -22,7 +22,7 @@ from sqlalchemy import select
 
 from app.cases import budget as budget_domain
 from app.cases import checks, exports, reviews, workflow
-from app.cases.access import may_read_case
+from app.cases.access import may_read_contents
 from app.cases.queries import CaseFilter, case_context, case_query
 from app.extensions import db
 from app.jobs import outbox
@@ -123,7 +123,7 @@ def _review_request_form(application: Application) -> ReviewRequestForm:
 @roles_required(*REVIEW_ROLES)
 def attachment(case_id: int):
     application = _get_case(case_id)
-    if not may_read_case(current_user, application):
+    if not may_read_contents(current_user, application):
         abort(403)
     if not application.attachment_name:
         abort(404)
