@@ -225,6 +225,9 @@ class Application(db.Model):
     round_id: Mapped[int] = mapped_column(ForeignKey("funding_round.id"))
     state: Mapped[str] = mapped_column(String(16), default=SUBMITTED)
     status_token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # Random input from which the status token is derived with the server's key
+    # (app.cases.statuslinks), so a receipt can carry the link without the token being stored.
+    status_token_salt: Mapped[str | None] = mapped_column(String(32))
     language: Mapped[str] = mapped_column(String(2), default="de")
     submitted_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
@@ -440,6 +443,9 @@ class Notification(db.Model):
     attempts: Mapped[int] = mapped_column(default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
     message_id: Mapped[str | None] = mapped_column(String(255))
+    # A secret link the stored bodies hold only as a placeholder, put in at send time by the
+    # resolver of this name (app.mail.delivery.register_personal_link), e.g. "status".
+    personal_link: Mapped[str | None] = mapped_column(String(16))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     claimed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import secrets
 from typing import Any
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from app import clock
-from app.cases import uploads
+from app.cases import statuslinks, uploads
 from app.cases.workflow import apply_transition
 from app.extensions import db
 from app.models import Application, FundingRound, ReferenceCounter, hash_token
@@ -38,12 +37,6 @@ def next_reference(year: int) -> str:
     return f"NON-{year}-{number:04d}"
 
 
-def new_status_token() -> tuple[str, str]:
-    """A random 256-bit token for the applicant's status link and the hash we store."""
-    token = secrets.token_urlsafe(32)
-    return token, hash_token(token)
-
-
 def submit_application(
     funding_round: FundingRound,
     fields: dict[str, Any],
@@ -54,7 +47,6 @@ def submit_application(
     ``fields`` uses the names of DESIGN.md's data list. Returns the row and the plain status
     token, which exists only now: it is shown once and sent in the receipt email.
     """
-    token, token_hash = new_status_token()
     fields = dict(fields)
     districts = fields.pop("districts", [])
     priorities = fields.pop("priorities", [])
@@ -65,10 +57,10 @@ def submit_application(
         application = Application(
             round=funding_round,
             reference=reference,
-            status_token_hash=token_hash,
             submitted_at=submitted_at,
             **fields,
         )
+        token = statuslinks.issue(application)
         application.districts.extend(districts)
         application.priorities.extend(priorities)
         if attachment is not None:

@@ -95,9 +95,19 @@ def render(
 
 
 def record(
-    kind: str, application: Application, recipient: str, language: str, **context: Any
+    kind: str,
+    application: Application,
+    recipient: str,
+    language: str,
+    *,
+    personal_link: str | None = None,
+    **context: Any,
 ) -> Notification:
-    """Add one email (notification row + outbox row) to the current transaction."""
+    """Add one email (notification row + outbox row) to the current transaction.
+
+    ``personal_link`` names a secret link whose secret the rendered bodies hold only as
+    ``delivery.SECRET_PLACEHOLDER``; delivery puts it in when sending (see delivery).
+    """
     subject, text, html = render(kind, application, language, **context)
     notification = Notification(
         application_id=application.id,
@@ -109,6 +119,7 @@ def record(
         body_html=html,
         status="pending",
         message_id=message_id(),
+        personal_link=personal_link,
         created_at=clock.now(),
     )
     db.session.add(notification)
@@ -118,11 +129,23 @@ def record(
 
 
 def record_all(
-    application: Application, emails: Iterable[Email], **context: Any
+    application: Application,
+    emails: Iterable[Email],
+    *,
+    personal_links: dict[str, str] | None = None,
+    **context: Any,
 ) -> list[Notification]:
-    """Record every declared email, to each recipient of its audience, in their language."""
+    """Record every declared email, to each recipient of its audience, in their language.
+    ``personal_links`` maps an email kind to the personal link its bodies carry."""
     return [
-        record(email.kind, application, address, language, **context)
+        record(
+            email.kind,
+            application,
+            address,
+            language,
+            personal_link=(personal_links or {}).get(email.kind),
+            **context,
+        )
         for email in emails
         for address, language in recipients(application, email.audience)
     ]
