@@ -125,6 +125,12 @@ class Config:
         )
         self.LOGIN_RATELIMIT_PER_ADDRESS = env_str("LOGIN_RATELIMIT_PER_ADDRESS", "10 per minute")
         self.LOGIN_RATELIMIT_PER_ACCOUNT = env_str("LOGIN_RATELIMIT_PER_ACCOUNT", "30 per hour")
+        # The public form (issue 7): final submissions per client address and per contact
+        # address, uploads per client address, and files of unsubmitted forms in total.
+        self.SUBMIT_LIMIT_PER_ADDRESS = env_str("SUBMIT_LIMIT_PER_ADDRESS", "10 per hour")
+        self.SUBMIT_LIMIT_PER_EMAIL = env_str("SUBMIT_LIMIT_PER_EMAIL", "3 per day")
+        self.UPLOAD_LIMIT_PER_ADDRESS = env_str("UPLOAD_LIMIT_PER_ADDRESS", "30 per hour")
+        self.PENDING_UPLOADS_MAX = env_int("PENDING_UPLOADS_MAX", 1000)
         # Number of reverse proxies in front of the app whose X-Forwarded-For/-Proto to trust
         # (0: none). Behind one proxy set 1, or every login seems to come from the proxy.
         self.PROXY_FIX_X_FOR = env_int("PROXY_FIX_X_FOR", 0)

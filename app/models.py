@@ -557,6 +557,17 @@ class ReviewRequest(db.Model):
     reviewer: Mapped[User] = relationship(foreign_keys=[reviewer_id])
 
 
+class UsedFormToken(db.Model):
+    """The signed ``started`` token of an application form that was submitted: a form
+    submits once, so a replayed request cannot file the same application (and receipt)
+    again. Rows older than the form's lifetime may go: the signature has expired by then."""
+
+    __tablename__ = "used_form_token"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    used_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
 class UsedActionLink(db.Model):
     """Signed email action links that were used once and may not be replayed."""
 

@@ -41,6 +41,14 @@ ENCRYPTED = _l(
     "Die PDF-Datei ist verschlüsselt oder passwortgeschützt. Bitte laden Sie sie ohne Schutz hoch."
 )
 TOO_LARGE = _l("Die Datei ist zu groß. Erlaubt sind höchstens 10 MB.")
+TOO_MANY_PENDING = _l(
+    "Zurzeit können keine Dateien angenommen werden. Bitte schicken Sie den Antrag ohne "
+    "Anlage ab und reichen Sie sie per E-Mail bei der Geschäftsstelle nach."
+)
+TOO_MANY_FROM_ADDRESS = _l(
+    "Von Ihrem Netzwerk aus wurden in kurzer Zeit zu viele Dateien hochgeladen. Bitte "
+    "versuchen Sie es in einer Stunde noch einmal."
+)
 
 
 @dataclass(frozen=True)
@@ -109,6 +117,11 @@ def save_pending(file: FileStorage, max_bytes: int) -> PendingUpload:
         while chunk := stream.read(1024 * 1024):
             out.write(chunk)
     return PendingUpload(name=name, original_name=original, size=size)
+
+
+def pending_count() -> int:
+    """How many uploads of forms not (yet) submitted are on disk."""
+    return sum(1 for _ in (upload_dir() / "pending").glob("*.pdf"))
 
 
 def sign(upload: PendingUpload) -> str:

@@ -6,9 +6,11 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
+from app.cases.submission import prune_form_tokens
 from app.cases.uploads import prune_pending
 from app.cli.outbox import outbox
 from app.cli.users import seed_demo_command, users
+from app.extensions import db
 from app.programmes import ProgrammeError, sync_rounds
 
 programmes = AppGroup("programmes", help="Funding rounds (data files in app/programmes/).")
@@ -31,8 +33,13 @@ uploads = AppGroup("uploads", help="PDF attachments in UPLOAD_DIR.")
 @uploads.command("prune")
 def prune_uploads() -> None:
     """Delete uploads of forms that were never submitted (older than the form's lifetime)."""
-    removed = prune_pending(current_app.config["FORM_MAX_AGE_SECONDS"])
+    max_age = current_app.config["FORM_MAX_AGE_SECONDS"]
+    removed = prune_pending(max_age)
     click.echo(f"{removed} abandoned upload(s) deleted")
+    # The single-use marks of submitted forms: their signed tokens have expired by now.
+    forgotten = prune_form_tokens(max_age)
+    db.session.commit()
+    click.echo(f"{forgotten} used form token(s) forgotten")
 
 
 def register(app: Flask) -> None:
