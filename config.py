@@ -125,6 +125,14 @@ class Config:
         )
         self.LOGIN_RATELIMIT_PER_ADDRESS = env_str("LOGIN_RATELIMIT_PER_ADDRESS", "10 per minute")
         self.LOGIN_RATELIMIT_PER_ACCOUNT = env_str("LOGIN_RATELIMIT_PER_ACCOUNT", "30 per hour")
+        # Two-factor login (TOTP) for staff and admins; reviewers may opt in. On unless
+        # switched off; development and testing switch it off (the demo accounts).
+        self.TOTP_REQUIRED = env_bool("TOTP_REQUIRED", True)
+        self.TOTP_RATELIMIT = env_str("TOTP_RATELIMIT", "10 per hour")
+        # Time between password and code before the login starts over.
+        self.TWO_FACTOR_PENDING_SECONDS = env_int("TWO_FACTOR_PENDING_SECONDS", 300)
+        self.PASSWORD_RESET_MAX_AGE_SECONDS = env_int("PASSWORD_RESET_MAX_AGE_SECONDS", 30 * 60)
+        self.PASSWORD_RESET_LIMIT = env_str("PASSWORD_RESET_LIMIT", "5 per hour")
         # The public form (issue 7): final submissions per client address and per contact
         # address, uploads per client address, and files of unsubmitted forms in total.
         self.SUBMIT_LIMIT_PER_ADDRESS = env_str("SUBMIT_LIMIT_PER_ADDRESS", "10 per hour")
@@ -144,6 +152,7 @@ class DevelopmentConfig(Config):
     def __init__(self) -> None:
         super().__init__()
         self.SECRET_KEY = self.SECRET_KEY or "dev-only-not-secret"
+        self.TOTP_REQUIRED = env_bool("TOTP_REQUIRED", False)
         self.HSTS_SECONDS = env_int("HSTS_SECONDS", 0)
         self.SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", False)
         self.REMEMBER_COOKIE_SECURE = self.SESSION_COOKIE_SECURE
@@ -167,6 +176,7 @@ class TestingConfig(Config):
         self.REMEMBER_COOKIE_SECURE = False
         self.FORM_MIN_FILL_SECONDS = 0
         self.RATELIMIT_ENABLED = False
+        self.TOTP_REQUIRED = False  # tests that need it switch it on
         self.STAFF_EMAILS = ["staff@example.org"]
         self.BASE_URL = "https://foerderung.example.org"
 

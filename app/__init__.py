@@ -10,6 +10,7 @@ from sqlalchemy import event
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app import accounts, cli, legacy
+from app.admin.routes import bp as admin_bp
 from app.auth.routes import bp as auth_bp
 from app.extensions import babel, csrf, db, limiter, login_manager, mail, migrate
 from app.intake.routes import bp as intake_bp
@@ -95,6 +96,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(review_bp)
     app.register_blueprint(ops_bp)
     app.register_blueprint(legal_bp)
+    app.register_blueprint(admin_bp)
     legacy.register(app)
 
 

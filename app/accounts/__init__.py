@@ -19,7 +19,7 @@ from sqlalchemy import delete, func, or_, select
 from app import clock
 from app.errors import UserError
 from app.extensions import db, login_manager
-from app.models import ROLES, LoginSession, User, hash_token
+from app.models import ROLES, AccountEvent, LoginSession, User, hash_token
 
 MIN_PASSWORD_LENGTH = 12
 
@@ -96,6 +96,23 @@ def _verify(password_hash: str, password: str) -> bool:
 
 def record_login(user: User) -> None:
     user.last_login_at = clock.now()
+
+
+# --- audit ------------------------------------------------------------------------------
+
+
+def audit(user: User, kind: str, *, actor: User | None = None, detail: str | None = None) -> None:
+    """Record a change of an account (the caller commits). ``actor`` None: the user themself
+    or the operator's command line."""
+    db.session.add(
+        AccountEvent(
+            user_id=user.id,
+            actor_id=actor.id if actor else None,
+            kind=kind,
+            detail=detail,
+            at=clock.now(),
+        )
+    )
 
 
 # --- server-side sessions ---------------------------------------------------------------
@@ -184,4 +201,12 @@ def set_password(user: User, password: str) -> None:
 def deactivate(user: User) -> None:
     """Lock the user out and end every open session (the caller commits)."""
     user.active = False
+    user.session_version += 1
+
+
+def change_role(user: User, role: str) -> None:
+    """Give the user another role; open sessions end, so the new rights apply at once."""
+    if role not in ROLES:
+        raise AccountError(_l("Unbekannte Rolle: %(role)s", role=role))
+    user.role = role
     user.session_version += 1
