@@ -27,7 +27,7 @@ RULE_OUTCOME_LABELS = {
 ROLE_LABELS = {
     "staff": _l("Geschäftsstelle"),
     "reviewer": _l("Gutachterin / Gutachter"),
-    "admin": _l("Administration"),
+    "admin": _l("Administratorin / Administrator"),
 }
 
 ACCOUNT_EVENT_LABELS = {

@@ -17,7 +17,7 @@ class CreateUserForm(FlaskForm):
         validators=[DataRequired(_l("Bitte geben Sie eine E-Mail-Adresse ein.")), Length(max=254)],
         filters=[one_line],
     )
-    name = StringField(_l("Name"), validators=[Length(max=200)], filters=[one_line])
+    name = StringField(_l("Vor- und Nachname"), validators=[Length(max=200)], filters=[one_line])
     role = SelectField(_l("Rolle"), choices=choices(ROLE_LABELS.items()))
 
 
