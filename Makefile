@@ -1,7 +1,7 @@
 # The two commands that matter: `make run` (local portal) and `make test` (whole suite).
 # Only python3 is needed on the machine; everything else goes into .venv from the lock file.
 #
-# Migrations: after a model change, `.venv/bin/flask --app wsgi db migrate -m "what changed"`
+# Migrations: after a model change, `APP_ENV=development .venv/bin/flask --app wsgi db migrate -m "what changed"`
 # writes a new revision (review it). To regenerate the initial revision from scratch instead:
 #   rm -f migrations/versions/*.py /tmp/non-mig.sqlite && DATABASE_URL=sqlite:////tmp/non-mig.sqlite .venv/bin/flask --app wsgi db migrate -m "initial schema"
 # tests/test_migrations.py fails whenever models and migrations drift apart.
@@ -18,6 +18,9 @@ PYTEST_WORKERS ?= 2
 PYTEST_ARGS ?=
 
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
+# Unset APP_ENV means production (which needs a real SECRET_KEY); the local portal and the
+# flask commands below are development unless the caller says otherwise.
+export APP_ENV ?= development
 
 .PHONY: install compile-translations translations db run test lint lock
 

@@ -1,6 +1,7 @@
 """Settings classes. Every setting is read from the environment and typed.
 
-The factory picks one class (``APP_ENV`` = development | production | testing) and
+The factory picks one class (``APP_ENV`` = development | production | testing; unset means
+production, so the built-in development key never reaches a forgotten deployment) and
 test settings are passed into ``create_app`` rather than patched afterwards, because
 several extensions (Flask-Mail, Flask-Limiter) read their settings once at init.
 """
@@ -148,11 +149,35 @@ class Config:
         self.REMEMBER_COOKIE_SECURE = self.SESSION_COOKIE_SECURE
         self.REMEMBER_COOKIE_HTTPONLY = True
         self.PERMANENT_SESSION_LIFETIME = env_int("SESSION_IDLE_MINUTES", 30) * 60
+        # However active, a login ends this long after it began (checked on the server).
+        self.SESSION_ABSOLUTE_HOURS = env_int("SESSION_ABSOLUTE_HOURS", 10)
         self.RATELIMIT_STORAGE_URI = env_str("RATELIMIT_STORAGE_URI", self.REDIS_URL)
         self.RATELIMIT_ENABLED = env_bool("RATELIMIT_ENABLED", True)
         # Redis down must not turn a login into a 500: count in memory until it is back.
         self.RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
         self.RATELIMIT_SWALLOW_ERRORS = True
+        # Login attempts (app.auth), counted before the password is checked: per account and
+        # client address, per address over all accounts, and a higher ceiling per account
+        # over all addresses (one address cannot lock the real user out elsewhere).
+        self.LOGIN_RATELIMIT_PER_ACCOUNT_ADDRESS = env_str(
+            "LOGIN_RATELIMIT_PER_ACCOUNT_ADDRESS", "5 per minute"
+        )
+        self.LOGIN_RATELIMIT_PER_ADDRESS = env_str("LOGIN_RATELIMIT_PER_ADDRESS", "10 per minute")
+        self.LOGIN_RATELIMIT_PER_ACCOUNT = env_str("LOGIN_RATELIMIT_PER_ACCOUNT", "30 per hour")
+        # Two-factor login (TOTP) for staff and admins; reviewers may opt in. On unless
+        # switched off; development and testing switch it off (the demo accounts).
+        self.TOTP_REQUIRED = env_bool("TOTP_REQUIRED", True)
+        self.TOTP_RATELIMIT = env_str("TOTP_RATELIMIT", "10 per hour")
+        # Time between password and code before the login starts over.
+        self.TWO_FACTOR_PENDING_SECONDS = env_int("TWO_FACTOR_PENDING_SECONDS", 300)
+        self.PASSWORD_RESET_MAX_AGE_SECONDS = env_int("PASSWORD_RESET_MAX_AGE_SECONDS", 30 * 60)
+        self.PASSWORD_RESET_LIMIT = env_str("PASSWORD_RESET_LIMIT", "5 per hour")
+        # The public form (issue 7): final submissions per client address and per contact
+        # address, uploads per client address, and files of unsubmitted forms in total.
+        self.SUBMIT_LIMIT_PER_ADDRESS = env_str("SUBMIT_LIMIT_PER_ADDRESS", "10 per hour")
+        self.SUBMIT_LIMIT_PER_EMAIL = env_str("SUBMIT_LIMIT_PER_EMAIL", "3 per day")
+        self.UPLOAD_LIMIT_PER_ADDRESS = env_str("UPLOAD_LIMIT_PER_ADDRESS", "30 per hour")
+        self.PENDING_UPLOADS_MAX = env_int("PENDING_UPLOADS_MAX", 1000)
         # Number of reverse proxies in front of the app whose X-Forwarded-For/-Proto to trust
         # (0: none). Behind one proxy set 1, or every login seems to come from the proxy.
         self.PROXY_FIX_X_FOR = env_int("PROXY_FIX_X_FOR", 0)
@@ -212,6 +237,8 @@ class Config:
 
     def missing_operator_details(self) -> list[str]:
         return [name for name in OPERATOR_REQUIRED if not getattr(self, name)]
+        # Strict-Transport-Security max-age; 0 sends no header (development runs on http).
+        self.HSTS_SECONDS = env_int("HSTS_SECONDS", 365 * 24 * 3600)
 
 
 class DevelopmentConfig(Config):
@@ -219,6 +246,8 @@ class DevelopmentConfig(Config):
         super().__init__()
         self.SECRET_KEY = self.SECRET_KEY or "dev-only-not-secret"
         self.fill_operator_placeholders()
+        self.TOTP_REQUIRED = env_bool("TOTP_REQUIRED", False)
+        self.HSTS_SECONDS = env_int("HSTS_SECONDS", 0)
         self.SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", False)
         self.REMEMBER_COOKIE_SECURE = self.SESSION_COOKIE_SECURE
 
@@ -248,6 +277,7 @@ class TestingConfig(Config):
         self.REMEMBER_COOKIE_SECURE = False
         self.FORM_MIN_FILL_SECONDS = 0
         self.RATELIMIT_ENABLED = False
+        self.TOTP_REQUIRED = False  # tests that need it switch it on
         self.STAFF_EMAILS = ["staff@example.org"]
         self.BASE_URL = "https://foerderung.example.org"
         self.fill_operator_placeholders()
@@ -261,7 +291,9 @@ CONFIGS = {
 
 
 def config_from_env() -> Config:
-    name = env_str("APP_ENV", "development")
+    # Unset means production: the built-in development key (and every other development
+    # convenience) exists only where development or testing was chosen explicitly.
+    name = env_str("APP_ENV", "production")
     try:
         return CONFIGS[name]()
     except KeyError:

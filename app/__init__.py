@@ -10,6 +10,7 @@ from sqlalchemy import event
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app import accounts, cli, legacy
+from app.admin.routes import bp as admin_bp
 from app.auth.routes import bp as auth_bp
 from app.extensions import babel, csrf, db, limiter, login_manager, mail, migrate
 from app.intake.routes import bp as intake_bp
@@ -95,6 +96,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(review_bp)
     app.register_blueprint(ops_bp)
     app.register_blueprint(legal_bp)
+    app.register_blueprint(admin_bp)
     legacy.register(app)
 
 
@@ -120,6 +122,8 @@ def register_template_helpers(app: Flask) -> None:
 
 
 def register_security_headers(app: Flask) -> None:
+    hsts_seconds = int(app.config.get("HSTS_SECONDS") or 0)
+
     @app.after_request
     def _headers(response):
         response.headers.setdefault(
@@ -130,6 +134,10 @@ def register_security_headers(app: Flask) -> None:
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "same-origin")
         response.headers.setdefault("X-Frame-Options", "DENY")
+        if hsts_seconds:
+            response.headers.setdefault(
+                "Strict-Transport-Security", f"max-age={hsts_seconds}; includeSubDomains"
+            )
         if getattr(g, "no_store", False):
             response.headers["Cache-Control"] = "no-store"
         return response

@@ -24,6 +24,24 @@ RULE_OUTCOME_LABELS = {
     "fail": _l("nicht erfüllt"),
 }
 
+ROLE_LABELS = {
+    "staff": _l("Geschäftsstelle"),
+    "reviewer": _l("Gutachterin / Gutachter"),
+    "admin": _l("Administratorin / Administrator"),
+}
+
+ACCOUNT_EVENT_LABELS = {
+    "created": _l("Konto angelegt"),
+    "role_changed": _l("Rolle geändert"),
+    "deactivated": _l("Konto gesperrt"),
+    "activated": _l("Konto entsperrt"),
+    "two_factor_enabled": _l("Zwei-Faktor-Anmeldung eingerichtet"),
+    "two_factor_reset": _l("Zwei-Faktor-Anmeldung zurückgesetzt"),
+    "recovery_code_used": _l("Wiederherstellungscode verwendet"),
+    "password_reset_requested": _l("Link für neues Passwort angefordert"),
+    "password_reset": _l("Neues Passwort gesetzt"),
+}
+
 RECOMMENDATION_LABELS = {
     "approve": _l("befürworten"),
     "reject": _l("ablehnen"),

@@ -236,6 +236,9 @@ class Application(db.Model):
     round_id: Mapped[int] = mapped_column(ForeignKey("funding_round.id"))
     state: Mapped[str] = mapped_column(String(16), default=SUBMITTED)
     status_token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # Random input from which the status token is derived with the server's key
+    # (app.cases.statuslinks), so a receipt can carry the link without the token being stored.
+    status_token_salt: Mapped[str | None] = mapped_column(String(32))
     language: Mapped[str] = mapped_column(String(2), default="de")
     submitted_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
@@ -476,6 +479,9 @@ class Notification(db.Model):
     attempts: Mapped[int] = mapped_column(default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
     message_id: Mapped[str | None] = mapped_column(String(255))
+    # A secret link the stored bodies hold only as a placeholder, put in at send time by the
+    # resolver of this name (app.mail.delivery.register_personal_link), e.g. "status".
+    personal_link: Mapped[str | None] = mapped_column(String(16))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     claimed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
@@ -500,6 +506,14 @@ class User(UserMixin, db.Model):
     session_version: Mapped[int] = mapped_column(default=1)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # Two-factor login (app.accounts.twofactor): the TOTP secret once confirmed, and the last
+    # time step used, so a code seen over someone's shoulder cannot be used a second time.
+    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    totp_last_step: Mapped[int | None]
+
+    @property
+    def has_two_factor(self) -> bool:
+        return self.totp_secret is not None
 
     @property
     def is_active(self) -> bool:  # Flask-Login
@@ -511,6 +525,49 @@ class User(UserMixin, db.Model):
     @property
     def is_staff(self) -> bool:
         return self.role in ("staff", "admin")
+
+
+class RecoveryCode(db.Model):
+    """A one-time code for a lost authenticator; only its hash is stored."""
+
+    __tablename__ = "recovery_code"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64))
+    used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class AccountEvent(db.Model):
+    """Audit log of accounts: created, role changed, deactivated, two-factor and password
+    changes, who did it and when."""
+
+    __tablename__ = "account_event"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    # None: the user themself (e.g. a password reset by email) or the operator's CLI
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    kind: Mapped[str] = mapped_column(String(32))
+    detail: Mapped[str | None] = mapped_column(Text)
+
+    user: Mapped[User] = relationship(foreign_keys=[user_id])
+    actor: Mapped[User | None] = relationship(foreign_keys=[actor_id])
+
+
+class LoginSession(db.Model):
+    """One login of a user, known to the server: logout revokes it, and it ends at
+    ``expires_at`` however active it is (the absolute lifetime). The browser holds only the
+    random id; the table keeps its hash."""
+
+    __tablename__ = "login_session"
+
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
 RECOMMENDATIONS = ("approve", "reject", "abstain")
@@ -571,6 +628,17 @@ class ReviewRequest(db.Model):
     requested_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     reviewer: Mapped[User] = relationship(foreign_keys=[reviewer_id])
+
+
+class UsedFormToken(db.Model):
+    """The signed ``started`` token of an application form that was submitted: a form
+    submits once, so a replayed request cannot file the same application (and receipt)
+    again. Rows older than the form's lifetime may go: the signature has expired by then."""
+
+    __tablename__ = "used_form_token"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    used_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
 
 
 class UsedActionLink(db.Model):

@@ -3,15 +3,29 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
 import re
 from html.parser import HTMLParser
 from typing import Any
 
+from pypdf import PdfWriter
 from werkzeug.datastructures import MultiDict
 
 from app import clock
 from app.cases.submission import submit_application
 from app.programmes import configured_round
+
+
+def pdf_bytes(*, pages: int = 1, password: str | None = None) -> bytes:
+    """A real PDF (readable by any PDF parser), encrypted if a password is given."""
+    writer = PdfWriter()
+    for _ in range(pages):
+        writer.add_blank_page(595, 842)
+    if password is not None:
+        writer.encrypt(password)
+    buffer = io.BytesIO()
+    writer.write(buffer)
+    return buffer.getvalue()
 
 
 def _future(days: int) -> dt.date:

@@ -1,4 +1,4 @@
-"""Every staff and review route, GET and POST, as anonymous, applicant (status-link session),
+"""Every staff, review, admin and own-account route, GET and POST, as anonymous, applicant
 reviewer, staff, admin and deactivated user: redirect to login, 403 or an answer.
 
 POSTs carry a valid CSRF token of the client's session, so what is tested is the role check,
@@ -23,9 +23,13 @@ ROLES = ("anonymous", "applicant", "reviewer", "staff", "admin", "deactivated")
 LOGIN, FORBIDDEN, OK = "login", "403", "ok"
 
 
-def routes(case_id: int, result_id: int, other_id: int) -> list[tuple[str, str, dict, str]]:
+def routes(
+    case_id: int, result_id: int, other_id: int, user_id: int = 1
+) -> list[tuple[str, str, dict, str]]:
     """(method, url, form data, area); area "staff" = staff/admin, "review" = +reviewers,
-    "other" = a case the reviewer has no business with, "admin" = administrators only."""
+    "other" = a case the reviewer has no business with, "admin" = admins only, "account" =
+    every logged-in user (their own account)."""
+    u = f"/admin/users/{user_id}"
     c, o = f"/staff/cases/{case_id}", f"/staff/cases/{other_id}"
     r, ro = f"/review/cases/{case_id}", f"/review/cases/{other_id}"
     return [
@@ -58,6 +62,14 @@ def routes(case_id: int, result_id: int, other_id: int) -> list[tuple[str, str, 
         ("GET", f"{o}/attachment", {}, "other"),
         ("POST", ro, {"recommendation": "approve"}, "other"),
         ("POST", f"{ro}/conflict", {}, "other"),
+        ("GET", "/account/two-factor", {}, "account"),
+        ("POST", "/account/two-factor", {"code": ""}, "account"),
+        ("GET", "/admin/users", {}, "admin"),
+        ("POST", "/admin/users", {"email": ""}, "admin"),
+        ("POST", f"{u}/role", {"role": "staff"}, "admin"),
+        ("POST", f"{u}/activate", {}, "admin"),
+        ("POST", f"{u}/reset-two-factor", {}, "admin"),
+        ("POST", f"{u}/deactivate", {}, "admin"),
         ("POST", f"{r}/conflict", {}, "review"),  # last: it records something
     ]
 
@@ -65,6 +77,8 @@ def routes(case_id: int, result_id: int, other_id: int) -> list[tuple[str, str, 
 def expected(role: str, area: str) -> str:
     if role in ("anonymous", "applicant", "deactivated"):
         return LOGIN
+    if area == "admin":
+        return OK if role == "admin" else FORBIDDEN
     if role == "reviewer":
         return FORBIDDEN if area in ("staff", "other", "admin") else OK
     if role == "staff" and area == "admin":
@@ -114,7 +128,7 @@ def test_access_matrix(app, role, make_user, client_for):
     token_value = csrf_from(client.get("/login", follow_redirects=True).get_data(as_text=True))
 
     outcomes = {}
-    for method, url, data, area in routes(application.id, result_id, other.id):
+    for method, url, data, area in routes(application.id, result_id, other.id, staff.id):
         if method == "GET":
             response = client.get(url)
         else:
@@ -159,7 +173,8 @@ def test_matrix_covers_every_staff_and_review_route(app):
     existing = {
         (rule.endpoint, method)
         for rule in app.url_map.iter_rules()
-        if rule.endpoint.split(".")[0] in ("staff", "review")
+        if rule.endpoint.split(".")[0] in ("staff", "review", "admin")
+        or rule.endpoint == "auth.two_factor_setup"
         for method in rule.methods & {"GET", "POST"}
     }
     assert existing - tried == set()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import itertools
+import datetime as dt
 from collections.abc import Iterator
 
 import pytest
@@ -184,6 +184,41 @@ def test_session_ends_after_inactivity_but_slides_with_activity(
     assert response.headers["Location"].startswith("/login")
 
 
+def test_cookie_copied_before_logout_no_longer_works(app, probe, staff_user, logged_in):
+    """issue 7, point 2: logout ends the session on the server, not only in this browser."""
+    client = logged_in(staff_user)
+    stolen = session_cookie(client)
+    client.post("/logout", data={"csrf_token": csrf_token(client, "/gibt-es-nicht")})
+    thief = app.test_client()
+    thief.set_cookie("session", stolen)
+    response = thief.get("/_probe/staff")
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/login")
+
+
+def test_other_sessions_of_the_user_survive_a_logout(app, probe, staff_user, logged_in):
+    laptop = logged_in(staff_user)
+    phone = app.test_client()
+    assert login(phone, staff_user.email).status_code == 302
+    laptop.post("/logout", data={"csrf_token": csrf_token(laptop, "/gibt-es-nicht")})
+    assert phone.get("/_probe/staff").status_code == 200
+
+
+def test_session_has_an_absolute_lifetime(app, probe, staff_user, logged_in, monkeypatch):
+    """issue 7, point 2: however active, a session ends SESSION_ABSOLUTE_HOURS after login."""
+    from app import clock
+
+    assert app.config["SESSION_ABSOLUTE_HOURS"] == 10
+    client = logged_in(staff_user)
+    started = clock.now()
+    monkeypatch.setattr(clock, "now", lambda: started + dt.timedelta(hours=9, minutes=59))
+    assert client.get("/_probe/staff").status_code == 200
+    monkeypatch.setattr(clock, "now", lambda: started + dt.timedelta(hours=10, minutes=1))
+    response = client.get("/_probe/staff")
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/login")
+
+
 @pytest.mark.parametrize("change", ["deactivate", "set_password"])
 def test_open_session_ends_when_account_changes(client, probe, staff_user, logged_in, change):
     logged_in(staff_user)
@@ -263,21 +298,71 @@ def limited_app(app: Flask, redis_url: str) -> Iterator[Flask]:
         ctx.pop()
 
 
-def test_login_limited_per_account(limited_app, make_user):
+def _from(client, address: str):
+    client.environ_base["REMOTE_ADDR"] = address
+    return client
+
+
+def test_login_limited_per_account_and_address(limited_app, make_user):
     make_user("staff", email="target@example.org")
-    clients = itertools.cycle([limited_app.test_client() for _ in range(2)])
+    attacker = _from(limited_app.test_client(), "198.51.100.66")
     for _ in range(5):
-        response = login(next(clients), "Target@example.org", "falsches-passwort-123")
+        response = login(attacker, "Target@example.org", "falsches-passwort-123")
         assert response.status_code == 200
-    # The sixth attempt is refused even with the right password (and from another client).
-    response = login(next(clients), "target@example.org", PASSWORD)
+    # The sixth attempt from there is refused even with the right password.
+    response = login(attacker, "target@example.org", PASSWORD)
     assert response.status_code == 429
     page = response.get_data(as_text=True)
     assert "Zu viele Versuche" in page
     assert "zu viele fehlgeschlagene Anmeldeversuche" in page
+    # issue 7, point 7: the real user at another address is not locked out by it
+    assert (
+        login(_from(limited_app.test_client(), "203.0.113.5"), "target@example.org").status_code
+        == 302
+    )
     # another account is not affected by this account's limit
     make_user("staff", email="other@example.org")
     assert login(limited_app.test_client(), "other@example.org").status_code == 302
+
+
+def test_account_wide_ceiling_across_addresses(limited_app, make_user):
+    limited_app.config["LOGIN_RATELIMIT_PER_ACCOUNT"] = "12 per hour"
+    make_user("staff", email="wanted@example.org")
+    for n in range(12):
+        client = _from(limited_app.test_client(), f"198.51.100.{n + 1}")
+        assert login(client, "wanted@example.org", "falsch-falsch-falsch").status_code == 200
+    fresh = _from(limited_app.test_client(), "192.0.2.200")
+    assert login(fresh, "wanted@example.org", "falsch-falsch-falsch").status_code == 429
+
+
+def test_parallel_attempts_are_counted_before_the_password_check(limited_app, make_user):
+    """30 wrong passwords at once from one address: at most 5 reach the password check."""
+    import threading
+
+    make_user("staff", email="parallel@example.org")
+    clients = [limited_app.test_client() for _ in range(30)]
+    tokens = [csrf_token(client) for client in clients]
+    start = threading.Barrier(len(clients))
+    statuses: list[int] = []
+
+    def attempt(client, token):
+        start.wait()
+        data = {"email": "parallel@example.org", "password": "x" * 20, "csrf_token": token}
+        try:
+            statuses.append(client.post("/login", data=data).status_code)
+        except Exception as exc:  # reported below; a thread's exception would be lost
+            statuses.append(repr(exc))
+
+    threads = [
+        threading.Thread(target=attempt, args=pair) for pair in zip(clients, tokens, strict=True)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(statuses) == 30
+    assert statuses.count(200) <= 5, statuses
+    assert statuses.count(429) >= 25
 
 
 def test_login_limited_per_address(limited_app, make_user):

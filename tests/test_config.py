@@ -207,6 +207,7 @@ def test_development_and_tests_use_marked_placeholders():
 
 
 def test_app_env_picks_the_class(monkeypatch):
+    monkeypatch.setenv("APP_ENV", "development")
     assert isinstance(config_from_env(), DevelopmentConfig)
     monkeypatch.setenv("APP_ENV", "testing")
     assert isinstance(config_from_env(), TestingConfig)
@@ -246,3 +247,59 @@ def test_overrides_win_over_the_config_object(tmp_path):
 
     with app.app_context():
         db.engine.dispose()
+
+
+# --- issue 7, point 3: no built-in SECRET_KEY unless development/testing is chosen -----------
+
+
+def test_unset_app_env_refuses_to_start_without_a_secret_key():
+    # The built-in development key would let anyone forge an admin session cookie.
+    with pytest.raises(RuntimeError, match="SECRET_KEY"):
+        config_from_env()
+
+
+def test_unset_app_env_with_a_real_key_runs_as_production(monkeypatch):
+    monkeypatch.setenv("SECRET_KEY", "x" * 40)
+    settings = config_from_env()
+    assert isinstance(settings, ProductionConfig)
+    assert settings.SECRET_KEY == "x" * 40
+
+
+def test_fallback_key_only_when_development_is_explicit(monkeypatch):
+    monkeypatch.setenv("APP_ENV", "development")
+    assert config_from_env().SECRET_KEY == DevelopmentConfig().SECRET_KEY != ""
+
+
+def test_make_run_chooses_development_explicitly():
+    # `make run`, `make db` and the Procfile run without a SECRET_KEY on a developer's machine.
+    makefile = (config.BASE_DIR / "Makefile").read_text()
+    assert "export APP_ENV ?= development" in makefile
+
+
+# --- issue 7, point 8: HSTS outside development ----------------------------------------------
+
+
+def _headers_of(settings, tmp_path):
+    app = create_app(
+        settings,
+        SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'h.sqlite'}",
+        RATELIMIT_STORAGE_URI="memory://",
+    )
+    headers = app.test_client().get("/gibt-es-nicht").headers
+    from app.extensions import db
+
+    with app.app_context():
+        db.engine.dispose()
+    return headers
+
+
+def test_hsts_outside_development(monkeypatch, tmp_path):
+    monkeypatch.setenv("SECRET_KEY", "p" * 40)
+    for settings in (ProductionConfig(), TestingConfig()):
+        hsts = _headers_of(settings, tmp_path)["Strict-Transport-Security"]
+        assert hsts == "max-age=31536000; includeSubDomains"
+
+
+def test_no_hsts_in_development(tmp_path):
+    # Development runs on plain http://127.0.0.1; HSTS there would pin the browser to https.
+    assert "Strict-Transport-Security" not in _headers_of(DevelopmentConfig(), tmp_path)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import pathlib
 import re
 
 import pytest
@@ -16,6 +17,7 @@ from app.web.fields import parse_money
 from tests.factories import (
     form_tokens,
     hidden_fields,
+    pdf_bytes,
     post_application,
     submit_via_form,
     valid_form_data,
@@ -347,7 +349,7 @@ def test_missing_start_stamp_is_refused(client):
 
 # --- attachments ------------------------------------------------------------------------
 
-PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+PDF = pdf_bytes()
 
 
 def test_pdf_attachment_is_stored_under_server_made_name(app, client, tmp_path):
@@ -374,6 +376,43 @@ def test_renamed_non_pdf_is_refused(client):
     assert response.status_code == 422
     assert "keine PDF-Datei" in html
     assert "Bildungswerk Heide e. V." in html
+
+
+# issue 7, point 4: checked by name, by the header at byte 0 and by a PDF parser
+
+
+def _refusal(client, content: bytes, name: str):
+    data = {**valid_form_data(), "attachment": (io.BytesIO(content), name)}
+    response = post_application(client, data)
+    assert response.status_code == 422
+    html = response.get_data(as_text=True)
+    assert "Bildungswerk Heide e. V." in html  # the form keeps what was typed
+    return error_for(html, "attachment")
+
+
+def test_executable_with_pdf_header_at_byte_64_is_refused(app, client):
+    polyglot = b"MZ" + b"\x90" * 62 + PDF
+    assert "PDF-Datei" in _refusal(client, polyglot, "Antrag.pdf")
+    assert count(Application) == 0
+    pending = pathlib.Path(app.config["UPLOAD_DIR"]) / "pending"
+    assert not pending.exists() or not list(pending.iterdir())
+
+
+def test_pdf_with_an_executable_name_is_refused(client):
+    assert ".pdf" in _refusal(client, PDF, "Antrag.pdf.exe")
+
+
+def test_file_that_only_starts_like_a_pdf_is_refused(client):
+    assert "nicht lesen" in _refusal(client, b"%PDF-1.7\n" + b"A" * 2000, "Antrag.pdf")
+
+
+def test_encrypted_pdf_is_refused(client):
+    assert "verschlüsselt" in _refusal(client, pdf_bytes(password="geheim"), "Antrag.pdf")
+
+
+def test_pdf_name_is_accepted_in_any_case(client):
+    data = {**valid_form_data(), "attachment": (io.BytesIO(PDF), "ANTRAG.PDF")}
+    assert post_application(client, data).status_code == 200
 
 
 def test_eleven_megabyte_pdf_is_refused_with_a_message(app, client):
@@ -404,6 +443,22 @@ def test_forged_attachment_reference_is_ignored(client):
 
 
 # --- escaping and languages -------------------------------------------------------------
+
+
+def test_line_breaks_and_control_characters_leave_one_line_fields(client):
+    # issue 7, point 6: a CR/LF in the organisation's name would reach email headers
+    data = valid_form_data(
+        org_name="Evil e. V.\r\nBcc: victim@example.org",
+        city="Lüne\u2028burg\x85",
+        title="Titel\tmit\x1bSteuerzeichen",
+        summary="Zeile 1\r\nZeile 2",
+    )
+    assert post_application(client, data, "submit").status_code == 303
+    application = db.session.scalar(select(Application))
+    assert application.org_name == "Evil e. V. Bcc: victim@example.org"
+    assert application.city == "Lüne burg"
+    assert application.title == "Titel mitSteuerzeichen"
+    assert application.summary == "Zeile 1\nZeile 2"  # a text area keeps its lines
 
 
 def test_script_and_quotes_are_stored_as_typed_and_shown_escaped(client):

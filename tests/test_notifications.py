@@ -37,7 +37,7 @@ def _staff() -> User:
 
 
 def test_submission_records_receipt_and_check(app):
-    application, token = create_application()
+    application, _token = create_application()
     rows = _notifications(application_id=application.id)
     # the staff notice follows the eligibility check, so it can carry its summary
     assert [(n.kind, n.recipient, n.language, n.status) for n in rows] == [
@@ -45,8 +45,11 @@ def test_submission_records_receipt_and_check(app):
     ]
     receipt = rows[0]
     assert application.reference in receipt.subject
-    assert f"https://foerderung.example.org/status/{token}" in receipt.body_text
-    assert f'href="https://foerderung.example.org/status/{token}"' in receipt.body_html
+    # issue 7, point 1: the stored copy has the status link without its token
+    redacted = "https://foerderung.example.org/status/TOKEN-ENTFERNT"
+    assert redacted in receipt.body_text
+    assert f'href="{redacted}"' in receipt.body_html
+    assert receipt.personal_link == "status"
     assert "70.000,00" in receipt.body_text  # the requested grant, German format
     assert "Heidekreis" in receipt.body_text and "Lüneburg" in receipt.body_text
     assert receipt.message_id.startswith("<") and receipt.message_id.endswith(
@@ -175,7 +178,9 @@ def test_delivery_through_real_worker_and_smtp(app, smtp):
     assert str(receipt["To"]) == "erika@bildungswerk-heide.example"
     text = receipt.get_body(("plain",)).get_content()
     html = receipt.get_body(("html",)).get_content()
-    assert token in text and token in html
+    # rendered at send time: the applicant's email has the working link
+    assert f"https://foerderung.example.org/status/{token}" in text
+    assert f'href="https://foerderung.example.org/status/{token}"' in html
     assert receipt["Message-ID"] == _notifications(kind="receipt")[0].message_id
     assert all(n.status == "sent" and n.sent_at for n in _notifications())
     assert db.session.scalar(select(func.count()).where(OutboxItem.status != "done")) == 0
@@ -237,3 +242,59 @@ def test_retries_exhausted_marks_notification_and_outbox_failed(app, smtp, fast_
     assert all(n.attempts == 3 for n in notes)  # first try + 2 retries
     failed = db.session.scalars(select(OutboxItem).filter_by(status="failed")).all()
     assert len(failed) == len(notes) and all("421" in o.last_error for o in failed)
+
+
+# --- issue 7, point 6: a header error is a permanent failure staff see -----------------------
+
+
+def test_header_error_is_a_permanent_failure_on_the_operations_page(
+    app, smtp, staff_user, client_for
+):
+    application, _token = create_application()
+    notification = compose.record(compose.REVIEWED, application, "staff@example.org", "de")
+    # As stored by an older version, before one-line fields lost their line breaks.
+    notification.subject = "Neuer Antrag: Evil\r\nBcc: victim@example.org"
+    db.session.commit()
+    assert delivery.deliver(notification.id) == "failed"
+    db.session.expire_all()
+    row = db.session.get(Notification, notification.id)
+    assert row.status == "failed"
+    assert "Kopfzeile" in row.last_error
+    assert smtp.messages == []
+    page = client_for(staff_user).get("/staff/operations").get_data(as_text=True)
+    assert "Kopfzeile" in page and "staff@example.org" in page
+
+
+# --- issue 7, point 1: no usable status token in stored emails -------------------------------
+
+
+def test_status_token_is_in_no_stored_email_job_or_staff_page(app, smtp, staff_user, client_for):
+    application, token = create_application()
+    drain(app)
+    assert len(smtp.wait_for(3)) == 3
+    for note in _notifications():
+        assert token not in note.subject + note.body_text + note.body_html
+    payloads = db.session.scalars(select(OutboxItem.payload)).all()
+    assert token not in repr(payloads)
+    page = client_for(staff_user).get(f"/staff/cases/{application.id}").get_data(as_text=True)
+    assert "TOKEN-ENTFERNT" in page  # the email log shows the redacted copy
+    assert token not in page
+
+
+def test_resent_failed_receipt_carries_a_working_status_link(app, smtp, fast_pipeline, client):
+    application, token = create_application()
+    smtp.fail_always(code=550)
+    drain(app)
+    receipt = _notifications(kind="receipt")[0]
+    assert receipt.status == "failed"
+    smtp.clear()
+    assert delivery.send_again(receipt.id)
+    db.session.commit()
+    drain(app)
+    (message,) = [m for m in smtp.wait_for(1) if str(m["To"]) == application.contact_email]
+    text = message.get_body(("plain",)).get_content()
+    link = next(line.strip() for line in text.splitlines() if "/status/" in line)
+    assert "TOKEN-ENTFERNT" not in link
+    path = link.removeprefix("https://foerderung.example.org")
+    assert client.get(path).status_code == 200
+    assert client.get(f"/status/{token}").status_code == 200  # the first link still works

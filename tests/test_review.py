@@ -122,6 +122,49 @@ def test_declaring_a_conflict_records_it_and_hides_the_form(
         workflow.apply_transition(application, "mark_reviewed", user=staff_user)
 
 
+def test_after_a_conflict_the_reviewer_sees_only_reference_and_title(
+    app, reviewer, reviewer_user, make_user, post_form
+):
+    """issue 7, point 10: no contents, no attachment, no other reviews after the declaration."""
+    import pathlib
+
+    from tests.factories import add_review, pdf_bytes
+
+    application, _ = create_application(summary="Geheime Kurzbeschreibung des Projekts")
+    upload_dir = pathlib.Path(app.config["UPLOAD_DIR"])
+    upload_dir.mkdir(parents=True, exist_ok=True)
+    (upload_dir / "conflict.pdf").write_bytes(pdf_bytes())
+    application.attachment_name = "conflict.pdf"
+    application.attachment_original_name = "Projekt.pdf"
+    add_review(application, make_user("reviewer"), comment="Kommentar einer anderen Person")
+    add_check(application, {"region": "pass"})
+    db.session.commit()
+    url = f"/review/cases/{application.id}"
+    before = reviewer.get(url).get_data(as_text=True)
+    assert "Geheime Kurzbeschreibung" in before  # readable until the declaration
+    post_form(reviewer, url, f"{url}/conflict", {"conflict_comment": "Vorstand"})
+
+    response = reviewer.get(url)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert application.reference in html and application.title in html
+    for secret in (
+        "Geheime Kurzbeschreibung",
+        application.org_name,
+        application.description,
+        "Kommentar einer anderen Person",
+        "Förderfähigkeitsprüfung",
+        "/attachment",
+    ):
+        assert secret not in html, secret
+    attachment = reviewer.get(f"/staff/cases/{application.id}/attachment")
+    assert attachment.status_code == 403
+    # an invalid review form would be shown again with the case: not after a conflict
+    invalid = reviewer.post(url, data={"csrf_token": csrf_from(html), "recommendation": "x"})
+    assert invalid.status_code == 303
+    assert "Geheime Kurzbeschreibung" not in reviewer.get(url).get_data(as_text=True)
+
+
 def test_reviews_only_while_submitted(app, reviewer, staff_user, post_form):
     application, _ = create_application()
     url = f"/review/cases/{application.id}"

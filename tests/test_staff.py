@@ -211,7 +211,10 @@ def test_attachment_download(app, staff, client_for, reviewer_user):
         assert response.status_code == 200
         assert response.data.startswith(b"%PDF")
         assert response.headers["Content-Disposition"].startswith("attachment;")
-        assert "Projektbeschreibung.pdf" in response.headers["Content-Disposition"]
+        # issue 7, point 4: always the reference, never the applicant's file name
+        disposition = response.headers["Content-Disposition"]
+        assert f"filename={application.reference}.pdf" in disposition
+        assert "Projektbeschreibung" not in disposition
         assert response.headers["X-Content-Type-Options"] == "nosniff"
         response.close()
     assert client_for(None).get(url).status_code == 302

@@ -7,16 +7,19 @@ deactivating and re-keying users, and the Flask-Login loader. It never touches `
 
 from __future__ import annotations
 
+import datetime as dt
+import secrets
+
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from email_validator import EmailNotValidError, validate_email
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, or_, select
 
 from app import clock
 from app.errors import UserError
 from app.extensions import db, login_manager
-from app.models import ROLES, User
+from app.models import ROLES, AccountEvent, LoginSession, User, hash_token
 
 MIN_PASSWORD_LENGTH = 12
 
@@ -95,6 +98,70 @@ def record_login(user: User) -> None:
     user.last_login_at = clock.now()
 
 
+# --- audit ------------------------------------------------------------------------------
+
+
+def audit(user: User, kind: str, *, actor: User | None = None, detail: str | None = None) -> None:
+    """Record a change of an account (the caller commits). ``actor`` None: the user themself
+    or the operator's command line."""
+    db.session.add(
+        AccountEvent(
+            user_id=user.id,
+            actor_id=actor.id if actor else None,
+            kind=kind,
+            detail=detail,
+            at=clock.now(),
+        )
+    )
+
+
+# --- server-side sessions ---------------------------------------------------------------
+
+
+def start_session(user: User, absolute_hours: int) -> str:
+    """Record a new login of ``user``; returns the random id the browser keeps (the caller
+    stores it in the signed session cookie and commits). Drops the user's ended sessions."""
+    now = clock.now()
+    db.session.execute(
+        delete(LoginSession).where(
+            LoginSession.user_id == user.id,
+            or_(LoginSession.expires_at <= now, LoginSession.revoked_at.is_not(None)),
+        )
+    )
+    token = secrets.token_urlsafe(32)
+    db.session.add(
+        LoginSession(
+            id_hash=hash_token(token),
+            user_id=user.id,
+            created_at=now,
+            expires_at=now + dt.timedelta(hours=absolute_hours),
+        )
+    )
+    return token
+
+
+def session_is_live(user: User, token: str | None) -> bool:
+    """Whether ``token`` is an unrevoked, unexpired login of ``user``."""
+    if not token or len(token) > 100:
+        return False
+    row = db.session.get(LoginSession, hash_token(token))
+    return (
+        row is not None
+        and row.user_id == user.id
+        and row.revoked_at is None
+        and clock.now() < row.expires_at
+    )
+
+
+def end_session(token: str | None) -> None:
+    """Revoke one login (logout); a copy of its cookie is worthless from now on."""
+    if not token or len(token) > 100:
+        return
+    row = db.session.get(LoginSession, hash_token(token))
+    if row is not None and row.revoked_at is None:
+        row.revoked_at = clock.now()
+
+
 # --- account management -----------------------------------------------------------------
 
 
@@ -134,4 +201,12 @@ def set_password(user: User, password: str) -> None:
 def deactivate(user: User) -> None:
     """Lock the user out and end every open session (the caller commits)."""
     user.active = False
+    user.session_version += 1
+
+
+def change_role(user: User, role: str) -> None:
+    """Give the user another role; open sessions end, so the new rights apply at once."""
+    if role not in ROLES:
+        raise AccountError(_l("Unbekannte Rolle: %(role)s", role=role))
+    user.role = role
     user.session_version += 1

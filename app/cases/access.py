@@ -27,3 +27,27 @@ def may_read_case(user: User, application: Application) -> bool:
         )
     )
     return bool(db.session.scalar(involved))
+
+
+def declared_conflict(user: User, application: Application) -> bool:
+    """Whether ``user`` declared a conflict of interest on the case."""
+    return bool(
+        db.session.scalar(
+            select(
+                exists().where(
+                    Review.application_id == application.id,
+                    Review.reviewer_id == user.id,
+                    Review.conflict_of_interest.is_(True),
+                )
+            )
+        )
+    )
+
+
+def may_read_contents(user: User, application: Application) -> bool:
+    """The case's contents (applicant, project, finances, eligibility report, attachment,
+    other reviews) beyond its reference and title. A reviewer who declared a conflict of
+    interest is out of the case from then on; staff run the office and read everything."""
+    if not may_read_case(user, application):
+        return False
+    return user.is_staff or not declared_conflict(user, application)

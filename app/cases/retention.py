@@ -28,7 +28,7 @@ from flask_babel import ngettext
 from sqlalchemy import String, Text, func, select, update
 
 from app import clock, formatting
-from app.cases import uploads
+from app.cases import submission, uploads
 from app.errors import UserError
 from app.extensions import db
 from app.jobs import job, outbox, spec
@@ -426,6 +426,9 @@ def run(today: dt.date | None = None, *, dry_run: bool = False) -> RunReport:
             continue
         delete_attachment(attachment)
         done.append(item)
+    # The single-use marks of submitted forms: their signed tokens have expired by now.
+    submission.prune_form_tokens(max_age)
+    db.session.commit()
     return RunReport(done, skipped, uploads.prune_pending(max_age))
 
 

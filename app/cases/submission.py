@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-import secrets
+import datetime as dt
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from app import clock
-from app.cases import uploads
+from app.cases import statuslinks, uploads
 from app.cases.workflow import apply_transition
+from app.errors import UserError
 from app.extensions import db
-from app.models import Application, FundingRound, ReferenceCounter, hash_token
+from app.models import Application, FundingRound, ReferenceCounter, UsedFormToken, hash_token
 
 
 def next_reference(year: int) -> str:
@@ -38,23 +40,50 @@ def next_reference(year: int) -> str:
     return f"NON-{year}-{number:04d}"
 
 
-def new_status_token() -> tuple[str, str]:
-    """A random 256-bit token for the applicant's status link and the hash we store."""
-    token = secrets.token_urlsafe(32)
-    return token, hash_token(token)
+class AlreadySubmitted(UserError):
+    """The form (its ``started`` token) was submitted before."""
+
+
+def form_token_used(form_token: str) -> bool:
+    return db.session.get(UsedFormToken, hash_token(form_token)) is not None
+
+
+def _use_form_token(form_token: str) -> None:
+    """Mark the form as submitted, first thing in the submission's transaction: of two
+    concurrent submissions of one form, the second waits on the row (PostgreSQL) or the
+    write lock (SQLite) and then fails on the primary key, so it files nothing."""
+    db.session.add(UsedFormToken(token_hash=hash_token(form_token), used_at=clock.now()))
+    try:
+        db.session.flush()
+    except IntegrityError:
+        db.session.rollback()
+        raise AlreadySubmitted(
+            _l("Dieses Formular wurde bereits abgeschickt. Es wurde kein weiterer Antrag angelegt.")
+        ) from None
+
+
+def prune_form_tokens(max_age_seconds: int) -> int:
+    """Forget used form tokens whose signature has expired anyway; returns how many."""
+    cutoff = clock.now() - dt.timedelta(seconds=max_age_seconds)
+    return db.session.execute(delete(UsedFormToken).where(UsedFormToken.used_at < cutoff)).rowcount
 
 
 def submit_application(
     funding_round: FundingRound,
     fields: dict[str, Any],
     attachment: uploads.PendingUpload | None = None,
+    *,
+    form_token: str | None = None,
 ) -> tuple[Application, str]:
     """Store a validated application in state ``submitted`` and commit.
 
     ``fields`` uses the names of DESIGN.md's data list. Returns the row and the plain status
-    token, which exists only now: it is shown once and sent in the receipt email.
+    token, which is shown once on the confirmation page (the receipt email gets it at send
+    time, app.cases.statuslinks). With ``form_token`` (the form's signed ``started`` value)
+    the form submits once; a second submission raises ``AlreadySubmitted``.
     """
-    token, token_hash = new_status_token()
+    if form_token is not None:
+        _use_form_token(form_token)
     fields = dict(fields)
     districts = fields.pop("districts", [])
     priorities = fields.pop("priorities", [])
@@ -65,10 +94,10 @@ def submit_application(
         application = Application(
             round=funding_round,
             reference=reference,
-            status_token_hash=token_hash,
             submitted_at=submitted_at,
             **fields,
         )
+        token = statuslinks.issue(application)
         application.districts.extend(districts)
         application.priorities.extend(priorities)
         if attachment is not None:

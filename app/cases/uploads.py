@@ -10,19 +10,45 @@ from __future__ import annotations
 import os
 import secrets
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 from flask import current_app
+from flask_babel import lazy_gettext as _l
 from itsdangerous import BadSignature, URLSafeTimedSerializer
+from pypdf import PdfReader
 from werkzeug.datastructures import FileStorage
+
+from app.errors import UserError
 
 PDF_MAGIC = b"%PDF-"
 _SALT = "pending-upload"
 
 
-class UploadError(ValueError):
-    """The file is not acceptable; the message is shown to the applicant."""
+class UploadError(UserError):
+    """The file is not acceptable; ``message`` is shown to the applicant beside the field."""
+
+
+NOT_PDF = _l("Die Datei ist keine PDF-Datei. Bitte laden Sie ein PDF hoch.")
+WRONG_NAME = _l("Der Dateiname muss auf .pdf enden.")
+UNREADABLE = _l(
+    "Die PDF-Datei lässt sich nicht lesen. Bitte speichern Sie sie neu als PDF und laden Sie "
+    "sie noch einmal hoch."
+)
+ENCRYPTED = _l(
+    "Die PDF-Datei ist verschlüsselt oder passwortgeschützt. Bitte laden Sie sie ohne Schutz hoch."
+)
+TOO_LARGE = _l("Die Datei ist zu groß. Erlaubt sind höchstens 10 MB.")
+TOO_MANY_PENDING = _l(
+    "Zurzeit können keine Dateien angenommen werden. Bitte schicken Sie den Antrag ohne "
+    "Anlage ab und reichen Sie sie per E-Mail bei der Geschäftsstelle nach."
+)
+TOO_MANY_FROM_ADDRESS = _l(
+    "Von Ihrem Netzwerk aus wurden in kurzer Zeit zu viele Dateien hochgeladen. Bitte "
+    "versuchen Sie es in einer Stunde noch einmal."
+)
 
 
 @dataclass(frozen=True)
@@ -43,28 +69,59 @@ def _serializer() -> URLSafeTimedSerializer:
 
 
 def looks_like_pdf(head: bytes) -> bool:
-    # PDF readers accept the header within the first 1024 bytes; real PDFs start with it.
-    return PDF_MAGIC in head[:1024]
+    # Readers tolerate the header anywhere in the first 1024 bytes, which lets an executable
+    # (MZ …) pose as a PDF; a file we accept starts with it.
+    return head.startswith(PDF_MAGIC)
+
+
+def check_pdf(stream: IO[bytes]) -> None:
+    """Open the file with a PDF parser: what it cannot read, or what is encrypted, is refused.
+
+    Reviewers open these files; a PDF that only pretends to be one, or that nobody can
+    read without a password, is of no use to them and may be something else entirely.
+    """
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # pypdf warns about repairable flaws
+            reader = PdfReader(stream, strict=False)
+            encrypted = reader.is_encrypted
+            pages = 0 if encrypted else len(reader.pages)
+    except Exception as exc:  # any parser failure on untrusted input is a refusal
+        raise UploadError(UNREADABLE) from exc
+    finally:
+        stream.seek(0)
+    if encrypted:
+        raise UploadError(ENCRYPTED)
+    if pages < 1:
+        raise UploadError(UNREADABLE)
 
 
 def save_pending(file: FileStorage, max_bytes: int) -> PendingUpload:
-    """Check size and content, then store the file under a random name."""
+    """Check name, size and content, then store the file under a random name."""
+    original = os.path.basename((file.filename or "").replace("\\", "/"))[:255]
+    if not original.lower().endswith(".pdf"):
+        raise UploadError(WRONG_NAME)
     stream = file.stream
-    head = stream.read(1024)
+    head = stream.read(len(PDF_MAGIC))
     if not looks_like_pdf(head):
-        raise UploadError("not_pdf")
+        raise UploadError(NOT_PDF)
     stream.seek(0, os.SEEK_END)
     size = stream.tell()
     stream.seek(0)
     if size > max_bytes:
-        raise UploadError("too_large")
+        raise UploadError(TOO_LARGE)
+    check_pdf(stream)
     name = f"{secrets.token_hex(16)}.pdf"
     target = upload_dir() / "pending" / name
     with target.open("wb") as out:
         while chunk := stream.read(1024 * 1024):
             out.write(chunk)
-    original = os.path.basename(file.filename or "anhang.pdf")[:255]
     return PendingUpload(name=name, original_name=original, size=size)
+
+
+def pending_count() -> int:
+    """How many uploads of forms not (yet) submitted are on disk."""
+    return sum(1 for _ in (upload_dir() / "pending").glob("*.pdf"))
 
 
 def sign(upload: PendingUpload) -> str:

@@ -19,7 +19,7 @@ from typing import Any
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select, update
 
-from app.cases import budget
+from app.cases import budget, statuslinks
 from app.cases.actionlinks import staff_links
 from app.cases.checks import check_eligibility, failed_results, latest_check
 from app.errors import UserError
@@ -224,8 +224,8 @@ def apply_transition(
 ) -> Event:
     """Check and apply one transition inside the current transaction (caller commits).
 
-    ``user`` is None for the applicant. ``status_token`` is the plain token of a new
-    submission, only known during that request, for the receipt email. Raises
+    ``user`` is None for the applicant. ``status_token`` is given for a new submission: its
+    applicant emails then carry the status link, put in at send time (statuslinks). Raises
     ``TransitionError`` and changes nothing if the transition is not allowed.
     """
     transition = _authorise(TRANSITIONS.get(action), user)
@@ -273,12 +273,19 @@ def _record_emails(
 ) -> None:
     if not transition.emails:
         return
+    # The status link goes into the applicant's emails at send time only (statuslinks):
+    # the stored copy, which staff read in the email log, holds a placeholder instead.
     compose.record_all(
         application,
         transition.emails,
         event=event,
         reason=event.comment,
-        status_url=compose.absolute_url("intake.status", token=status_token)
+        status_url=statuslinks.redacted_url() if status_token else None,
+        personal_links={
+            email.kind: statuslinks.PERSONAL_LINK
+            for email in transition.emails
+            if email.audience == APPLICANT
+        }
         if status_token
         else None,
         links=staff_links(application)

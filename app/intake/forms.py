@@ -38,7 +38,15 @@ from app import formatting, funding
 from app.formatting import localized
 from app.labels import DECLARATION_TEXTS, LEGAL_FORM_LABELS
 from app.models import DECLARATIONS, LEGAL_FORMS_WITH_REGISTER, MONEY_FIELDS, FundingRound
-from app.web.fields import GermanDateField, MoneyField, MultiCheckboxField, Present, choices
+from app.web.fields import (
+    GermanDateField,
+    MoneyField,
+    MultiCheckboxField,
+    Present,
+    choices,
+    multi_line,
+    one_line,
+)
 
 
 def _email(form, field):
@@ -63,14 +71,6 @@ def _phone(form, field):
         )
 
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-
-
-def _strip(value):
-    """Trim, and drop control characters (NUL cannot be stored in PostgreSQL text)."""
-    return _CONTROL.sub("", value).strip() if isinstance(value, str) else value
-
-
 def _required(message=None):
     return DataRequired(message=message or _l("Bitte füllen Sie dieses Feld aus."))
 
@@ -92,8 +92,11 @@ def _text(label, max_length, description="", required=True, area=False):
         _required() if required else Optional(),
         Length(max=max_length, message=_TOO_LONG),
     ]
-    cls = TextAreaField if area else StringField
-    return cls(label, validators=validators, description=description, filters=[_strip])
+    if area:
+        return TextAreaField(
+            label, validators=validators, description=description, filters=[multi_line]
+        )
+    return StringField(label, validators=validators, description=description, filters=[one_line])
 
 
 def _yes_no(label, description=""):
@@ -129,7 +132,7 @@ class CostYearForm(Form):
 class PositionForm(Form):
     """One personnel position paid from the project (a row; empty rows are ignored)."""
 
-    role = StringField(_l("Funktion"), validators=[Optional(), Length(max=200)], filters=[_strip])
+    role = StringField(_l("Funktion"), validators=[Optional(), Length(max=200)], filters=[one_line])
     months = IntegerField(
         _l("Monate"),
         validators=[
@@ -163,17 +166,17 @@ class ApplicationForm(FlaskForm):
     )
     street = _text(_l("Straße und Hausnummer"), 200)
     postcode = StringField(
-        _l("Postleitzahl"), validators=[_required(), _postcode], filters=[_strip]
+        _l("Postleitzahl"), validators=[_required(), _postcode], filters=[one_line]
     )
     city = _text(_l("Ort"), 100)
     contact_name = _text(_l("Ansprechperson"), 200, _l("Vor- und Nachname"))
     contact_email = StringField(
         _l("E-Mail-Adresse der Ansprechperson"),
         validators=[_required(), Length(max=254), _email],
-        filters=[_strip],
+        filters=[one_line],
         description=_l("An diese Adresse senden wir die Eingangsbestätigung und alle Nachrichten."),
     )
-    contact_phone = StringField(_l("Telefon"), validators=[Optional(), _phone], filters=[_strip])
+    contact_phone = StringField(_l("Telefon"), validators=[Optional(), _phone], filters=[one_line])
     vat_deductible = _yes_no(
         _l("Ist Ihre Organisation zum Vorsteuerabzug berechtigt?"),
         _l("Wenn ja, geben Sie alle Beträge netto (ohne Umsatzsteuer) an."),
@@ -190,13 +193,13 @@ class ApplicationForm(FlaskForm):
     register_court = StringField(
         _l("Registergericht"),
         validators=[Length(max=100, message=_TOO_LONG)],
-        filters=[_strip],
+        filters=[one_line],
         description=_l("Bei GmbH, gGmbH, AG, eG und e. V.: das Amtsgericht des Registers"),
     )
     register_number = StringField(
         _l("Registernummer"),
         validators=[Length(max=50, message=_TOO_LONG)],
-        filters=[_strip],
+        filters=[one_line],
         description=_l("z. B. HRB 12345 oder VR 678"),
     )
     site_in_lower_saxony = _yes_no(

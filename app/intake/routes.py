@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import secrets
+
 from flask import (
     Blueprint,
     abort,
@@ -15,17 +17,24 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
+from flask_limiter.util import get_remote_address
 from flask_wtf import FlaskForm
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from app import clock
 from app.cases import checks, uploads
-from app.cases.submission import find_by_token, submit_application
+from app.cases.submission import (
+    AlreadySubmitted,
+    find_by_token,
+    form_token_used,
+    submit_application,
+)
 from app.cases.workflow import TransitionError, apply_transition
 from app.eligibility.render import findings as render_findings
 from app.extensions import db
 from app.intake.forms import ApplicationForm
 from app.programmes import configured_round, open_round
+from app.web import limits
 from app.web.downloads import subject_access_response
 from app.web.security import safe_next
 
@@ -36,6 +45,12 @@ _STARTED_SALT = "form-started"
 
 def _started_serializer() -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=_STARTED_SALT)
+
+
+def _new_started_token() -> str:
+    # A random value inside: two forms opened in the same second must not share a token,
+    # because a token submits only once.
+    return _started_serializer().dumps(secrets.token_urlsafe(16))
 
 
 def _check_fill_time(form: ApplicationForm) -> bool:
@@ -81,7 +96,7 @@ def application_form():
     form.configure_for(funding_round)
     if request.method == "GET":
         form.language.data = str(session.get("lang") or "de")
-        form.started.data = _started_serializer().dumps(True)
+        form.started.data = _new_started_token()
         return _render_form(form, funding_round)
 
     action = request.form.get("action", "check")
@@ -101,7 +116,7 @@ def application_form():
         form.attachment.errors = [upload_error]
         valid = False
     if not _check_fill_time(form):
-        form.started.data = _started_serializer().dumps(True)
+        form.started.data = _new_started_token()
         form.form_errors.append(
             _(
                 "Das Formular wurde sehr schnell oder nach sehr langer Zeit abgeschickt. "
@@ -121,11 +136,41 @@ def application_form():
             pending=pending,
             findings=render_findings(report),
         )
-    application, token = submit_application(
-        funding_round, form.application_fields(), attachment=pending
-    )
+    if form_token_used(form.started.data):
+        return _already_submitted()
+    # Counted only for final submissions that would file an application: per client address
+    # and per contact address, so the form cannot bomb an address with receipts.
+    if not (
+        limits.hit("SUBMIT_LIMIT_PER_ADDRESS", _client_address())
+        and limits.hit("SUBMIT_LIMIT_PER_EMAIL", form.contact_email.data.strip().lower())
+    ):
+        abort(429)
+    try:
+        application, token = submit_application(
+            funding_round,
+            form.application_fields(),
+            attachment=pending,
+            form_token=form.started.data,
+        )
+    except AlreadySubmitted:
+        return _already_submitted()
     session["confirmation"] = {"reference": application.reference, "token": token}
     return redirect(url_for("intake.confirmation"), code=303)
+
+
+def _already_submitted():
+    flash(
+        _(
+            "Dieses Formular wurde bereits abgeschickt. Die Eingangsbestätigung geht an die "
+            "angegebene E-Mail-Adresse; es wurde kein weiterer Antrag angelegt."
+        ),
+        "info",
+    )
+    return redirect(url_for("intake.landing"), code=303)
+
+
+def _client_address() -> str:
+    return get_remote_address() or "unknown"
 
 
 def _take_attachment(form: ApplicationForm) -> tuple[uploads.PendingUpload | None, str | None]:
@@ -138,13 +183,15 @@ def _take_attachment(form: ApplicationForm) -> tuple[uploads.PendingUpload | Non
     file = form.attachment.data
     if file is not None and getattr(file, "filename", ""):
         try:
+            # Files of forms never submitted wait on disk for a day: capped per client
+            # address and in total, so the form cannot be used to fill the disk.
+            if uploads.pending_count() >= current_app.config["PENDING_UPLOADS_MAX"]:
+                raise uploads.UploadError(uploads.TOO_MANY_PENDING)
+            if not limits.hit("UPLOAD_LIMIT_PER_ADDRESS", _client_address()):
+                raise uploads.UploadError(uploads.TOO_MANY_FROM_ADDRESS)
             pending = uploads.save_pending(file, current_app.config["ATTACHMENT_MAX_BYTES"])
         except uploads.UploadError as exc:
-            error = (
-                _("Die Datei ist keine PDF-Datei. Bitte laden Sie ein PDF hoch.")
-                if str(exc) == "not_pdf"
-                else _("Die Datei ist zu groß. Erlaubt sind höchstens 10 MB.")
-            )
+            error = str(exc.message)
     form.attachment_ref.data = uploads.sign(pending) if pending else ""
     return pending, error
 

@@ -34,6 +34,7 @@ FUNDED = "funded"
 REJECTED = "rejected"
 WITHDRAWN = "withdrawn"
 REVIEW_REQUEST = "review_request"
+PASSWORD_RESET = "password_reset"  # noqa: S105 - an email kind
 
 # Audiences: who an email declared as ``Email(kind, audience)`` goes to.
 APPLICANT, STAFF = "applicant", "staff"
@@ -94,10 +95,57 @@ def render(
     return subject, text, html
 
 
-def record(
-    kind: str, application: Application, recipient: str, language: str, **context: Any
+def render_plain(kind: str, language: str, **context: Any) -> tuple[str, str, str]:
+    """(subject, text body, HTML body) of an email that concerns no case (accounts)."""
+    jinja = current_app.jinja_env
+    with force_locale(language):
+        context["language"] = language
+        current_app.update_template_context(context)
+        text_module = jinja.get_template(f"email/{kind}.txt").make_module(context)
+        subject = " ".join(str(text_module.subject).split())
+        text = str(text_module)
+        html = jinja.get_template(f"email/{kind}.html").render(subject=subject, **context)
+    return subject, text, html
+
+
+def record_account_email(
+    kind: str, recipient: str, language: str, *, personal_link: str | None = None, **context: Any
 ) -> Notification:
-    """Add one email (notification row + outbox row) to the current transaction."""
+    """Add one email about an account (no case) to the current transaction, like ``record``."""
+    subject, text, html = render_plain(kind, language, **context)
+    notification = Notification(
+        application_id=None,
+        recipient=recipient,
+        kind=kind,
+        language=language,
+        subject=subject[:255],
+        body_text=text,
+        body_html=html,
+        status="pending",
+        message_id=message_id(),
+        personal_link=personal_link,
+        created_at=clock.now(),
+    )
+    db.session.add(notification)
+    db.session.flush()
+    outbox.record(send_notification, notification_id=notification.id)
+    return notification
+
+
+def record(
+    kind: str,
+    application: Application,
+    recipient: str,
+    language: str,
+    *,
+    personal_link: str | None = None,
+    **context: Any,
+) -> Notification:
+    """Add one email (notification row + outbox row) to the current transaction.
+
+    ``personal_link`` names a secret link whose secret the rendered bodies hold only as
+    ``delivery.SECRET_PLACEHOLDER``; delivery puts it in when sending (see delivery).
+    """
     subject, text, html = render(kind, application, language, **context)
     notification = Notification(
         application_id=application.id,
@@ -109,6 +157,7 @@ def record(
         body_html=html,
         status="pending",
         message_id=message_id(),
+        personal_link=personal_link,
         created_at=clock.now(),
     )
     db.session.add(notification)
@@ -118,11 +167,23 @@ def record(
 
 
 def record_all(
-    application: Application, emails: Iterable[Email], **context: Any
+    application: Application,
+    emails: Iterable[Email],
+    *,
+    personal_links: dict[str, str] | None = None,
+    **context: Any,
 ) -> list[Notification]:
-    """Record every declared email, to each recipient of its audience, in their language."""
+    """Record every declared email, to each recipient of its audience, in their language.
+    ``personal_links`` maps an email kind to the personal link its bodies carry."""
     return [
-        record(email.kind, application, address, language, **context)
+        record(
+            email.kind,
+            application,
+            address,
+            language,
+            personal_link=(personal_links or {}).get(email.kind),
+            **context,
+        )
         for email in emails
         for address, language in recipients(application, email.audience)
     ]

@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import smtplib
 import ssl
+from collections.abc import Callable
 from email.utils import make_msgid
 from typing import Any
 from urllib.parse import urlsplit
@@ -28,6 +29,9 @@ from app import clock
 from app.extensions import db
 from app.jobs import job, outbox
 from app.models import Notification
+
+# Stored in ``last_error`` (the operations page is German, like the staff's work).
+HEADER_ERROR = "Ungültige Kopfzeile (Zeilenumbruch im Betreff oder in einer Adresse)"
 
 
 class TemporaryDeliveryError(Exception):
@@ -76,12 +80,39 @@ class _SMTPConnection(flask_mail.Connection):
                 self.host.close()
 
 
+# --- personal links: secrets the email log never holds -----------------------------------
+
+# What stands in the stored bodies where the secret part of a personal link goes. URL-safe,
+# so it survives URL building and HTML escaping unchanged; readable for staff in the log.
+SECRET_PLACEHOLDER = "TOKEN-ENTFERNT"  # noqa: S105 - a placeholder, not a secret
+
+# name → function(notification) returning the secret that replaces the placeholder
+_personal_links: dict[str, Callable[[Notification], str]] = {}
+
+
+def register_personal_link(name: str, resolver: Callable[[Notification], str]) -> None:
+    """Let the domain that owns a secret link (e.g. the status link) supply it at send time.
+    This module stays ignorant of what the link means."""
+    _personal_links[name] = resolver
+
+
+def _bodies(notification: Notification) -> tuple[str, str]:
+    if not notification.personal_link:
+        return notification.body_text, notification.body_html
+    secret = _personal_links[notification.personal_link](notification)
+    return (
+        notification.body_text.replace(SECRET_PLACEHOLDER, secret),
+        notification.body_html.replace(SECRET_PLACEHOLDER, secret),
+    )
+
+
 def build_message(notification: Notification) -> flask_mail.Message:
+    body_text, body_html = _bodies(notification)
     message = flask_mail.Message(
         subject=notification.subject,
         recipients=[notification.recipient],
-        body=notification.body_text,
-        html=notification.body_html,
+        body=body_text,
+        html=body_html,
         sender=current_app.config["MAIL_DEFAULT_SENDER"],
         extra_headers={"Auto-Submitted": "auto-generated"},
     )
@@ -159,6 +190,13 @@ def deliver(notification_id: int, *, final_attempt: bool = False) -> str:
     try:
         with _SMTPConnection(current_app.extensions["mail"]) as connection:
             connection.send(message)
+    except (flask_mail.BadHeaderError, ValueError) as exc:
+        # A line break in a header (the email library raises ValueError for some): the
+        # message itself is broken, so no retry can help. Failed at once, with a reason
+        # staff can read on the operations page, never left "sending".
+        error = f"{HEADER_ERROR}: {type(exc).__name__} {exc}".strip()
+        _set(notification_id, status="failed", last_error=error[:2000])
+        return "failed"
     except (smtplib.SMTPException, OSError) as exc:  # OSError covers timeouts
         temporary, error = _smtp_error(exc)
         if temporary and not final_attempt:

@@ -9,7 +9,7 @@ from sqlalchemy import exists, select
 from sqlalchemy.orm import selectinload
 
 from app.cases import reviews as review_domain
-from app.cases.access import may_read_case
+from app.cases.access import may_read_case, may_read_contents
 from app.cases.checks import latest_check
 from app.extensions import db
 from app.models import SCORES, SUBMITTED, Application, Review, ReviewRequest
@@ -69,6 +69,13 @@ def _readable_case(case_id: int) -> Application:
 @roles_required(*REVIEW_ROLES)
 def case(case_id: int):
     application = _readable_case(case_id)
+    if not may_read_contents(current_user, application):
+        # After a declared conflict: reference, title and the declaration, nothing else.
+        return render_template(
+            "review/conflict.html",
+            application=application,
+            own_review=review_domain.review_of(application, current_user),
+        )
     return render_template(
         "review/case.html",
         application=application,
@@ -83,6 +90,10 @@ def case(case_id: int):
 @roles_required(*REVIEW_ROLES)
 def submit_review(case_id: int):
     application = _readable_case(case_id)
+    if not may_read_contents(current_user, application):
+        # A conflict was declared: no review, and no form page that would show the contents.
+        flash(_("Sie haben zu diesem Antrag bereits ein Gutachten abgegeben."), "error")
+        return redirect(url_for("review.case", case_id=case_id), code=303)
     form = ReviewForm()
     if form.validate_on_submit():
         try:

@@ -22,7 +22,7 @@ from sqlalchemy import select
 
 from app.cases import budget as budget_domain
 from app.cases import checks, exports, retention, reviews, workflow
-from app.cases.access import may_read_case
+from app.cases.access import may_read_contents
 from app.cases.queries import CaseFilter, case_context, case_query
 from app.extensions import db
 from app.jobs import outbox
@@ -174,7 +174,7 @@ def erase(case_id: int):
 @roles_required(*REVIEW_ROLES)
 def attachment(case_id: int):
     application = _get_case(case_id)
-    if not may_read_case(current_user, application):
+    if not may_read_contents(current_user, application):
         abort(403)
     if not application.attachment_name:
         abort(404)
@@ -182,7 +182,9 @@ def attachment(case_id: int):
         current_app.config["UPLOAD_DIR"],
         application.attachment_name,
         as_attachment=True,
-        download_name=application.attachment_original_name or f"{application.reference}.pdf",
+        # Never the applicant's name for the file: "Antrag.pdf.exe" or a name with control
+        # characters would reach the reviewer's download folder as typed.
+        download_name=f"{application.reference}.pdf",
         mimetype="application/pdf",
     )
     response.headers["X-Content-Type-Options"] = "nosniff"

@@ -18,6 +18,30 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import StopValidation, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget, TextInput
 
+# Line breaks of every kind (CR, LF, VT, FF, NEL, Unicode line/paragraph separators) and tabs:
+# in a one-line field they become a space, so nothing typed can start a new email header line.
+_LINE_BREAKS = re.compile(r"[\t\n\r\x0b\x0c\x85\u2028\u2029]+")
+# Other C0/C1 control characters: dropped everywhere (NUL cannot be stored in PostgreSQL).
+_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x84\x86-\x9f]")
+
+
+def one_line(value):
+    """Form filter for one-line text: line breaks and tabs become a space, other control
+    characters go, and the ends are trimmed."""
+    if not isinstance(value, str):
+        return value
+    return _LINE_BREAKS.sub(" ", _CONTROL.sub("", value)).strip()
+
+
+def multi_line(value):
+    """Form filter for text areas: keeps line breaks (as LF) and tabs, drops other control
+    characters, trims the ends."""
+    if not isinstance(value, str):
+        return value
+    text = value.replace("\r\n", "\n").replace("\r", "\n")
+    return _CONTROL.sub("", text).replace("\x0b", "").replace("\x0c", "").strip()
+
+
 MAX_MONEY_CENTS = 10_000_000 * 100  # 10 million euros per field: far above any project here
 
 _MONEY_GROUPED = re.compile(r"^\d{1,3}(\.\d{3})+(,\d{1,2})?$")  # 12.500 / 12.500,50

@@ -1,0 +1,1 @@
+"""The administration area: accounts of staff, reviewers and admins."""
