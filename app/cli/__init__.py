@@ -10,7 +10,6 @@ from flask.cli import AppGroup
 from app.cli.outbox import outbox
 from app.cli.retention import retention
 from app.cli.users import seed_demo_command, users
-from app.extensions import db
 from app.programmes import ProgrammeError, sync_rounds
 
 programmes = AppGroup("programmes", help="Funding rounds (data files in app/programmes/).")
