@@ -11,7 +11,7 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 
 from app import formatting, labels
-from app.models import FundingRound
+from app.models import DECLARATIONS, FundingRound
 
 
 def state_label(state: str | None) -> str:
@@ -59,6 +59,7 @@ GLOBALS = {
     "language_labels": labels.LANGUAGE_LABELS,
     "legal_form_labels": labels.LEGAL_FORM_LABELS,
     "rule_labels": labels.RULE_LABELS,
+    "declaration_fields": DECLARATIONS,
     "action_labels": labels.ACTION_LABELS,
     "district_label": district_label,
     "priority_label": priority_label,
