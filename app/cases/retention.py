@@ -92,10 +92,10 @@ class Rule:
             n,
         )
 
-    def due_on(self, application: Application, closed_on: dt.date) -> dt.date:
-        """The first day on which the case's personal data is removed."""
+    def due_on(self, end_date: dt.date, closed_on: dt.date) -> dt.date:
+        """The first day on which the personal data of a case is removed."""
         if self.anchor == PROJECT_END:
-            return dt.date(application.end_date.year + self.period() + 1, 1, 1)
+            return dt.date(end_date.year + self.period() + 1, 1, 1)
         return add_months(closed_on, self.period())
 
 
@@ -221,23 +221,30 @@ def due_on(application: Application) -> dt.date | None:
     rule = RULES_BY_STATE.get(application.state)
     if rule is None:
         return None
-    return rule.due_on(application, closed_on(application))
+    return rule.due_on(application.end_date, closed_on(application))
 
 
 def due_cases(today: dt.date | None = None) -> list[Due]:
     """Closed, not yet anonymised cases whose period ended on or before ``today``."""
     today = today or clock.today()
+    # Only the columns the rules need: this reads every closed case once a day.
     rows = db.session.execute(
-        select(Application, _closed_at_column())
+        select(
+            Application.id,
+            Application.reference,
+            Application.state,
+            Application.end_date,
+            Application.updated_at,
+            _closed_at_column(),
+        )
         .where(Application.state.in_(FINAL_STATES), Application.anonymised_at.is_(None))
         .order_by(Application.id)
     ).all()
     due = []
-    for application, closed_at in rows:
-        rule = RULES_BY_STATE[application.state]
-        day = rule.due_on(application, _local_date(closed_at or application.updated_at))
+    for case_id, reference, state, end_date, updated_at, closed_at in rows:
+        day = RULES_BY_STATE[state].due_on(end_date, _local_date(closed_at or updated_at))
         if day <= today:
-            due.append(Due(application.id, application.reference, application.state, day))
+            due.append(Due(case_id, reference, state, day))
     return due
 
 
