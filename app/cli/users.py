@@ -10,6 +10,7 @@ from __future__ import annotations
 import secrets
 
 import click
+from flask import current_app
 from flask.cli import AppGroup
 from flask_babel import gettext as _
 
@@ -56,6 +57,8 @@ def create_command(email: str, role: str, name: str, password: str) -> None:
         user = accounts.create_user(email, role=role, password=password, name=name)
     except accounts.AccountError as exc:
         raise _account_error(exc) from exc
+    db.session.flush()
+    accounts.audit(user, "created", detail=f"{user.role} (CLI)")
     db.session.commit()
     click.echo(_("Konto angelegt: %(email)s (%(role)s)", email=user.email, role=user.role))
 
@@ -82,6 +85,7 @@ def deactivate_command(email: str) -> None:
         click.echo(_("Das Konto %(email)s ist bereits gesperrt.", email=user.email))
         return
     accounts.deactivate(user)
+    accounts.audit(user, "deactivated", detail="CLI")
     db.session.commit()
     click.echo(_("Konto gesperrt: %(email)s", email=user.email))
 
@@ -96,6 +100,7 @@ def set_password_command(email: str, password: str) -> None:
         accounts.set_password(user, password)
     except accounts.AccountError as exc:
         raise _account_error(exc) from exc
+    accounts.audit(user, "password_reset", detail="CLI")
     db.session.commit()
     click.echo(_("Neues Passwort gesetzt für %(email)s.", email=user.email))
 
@@ -123,3 +128,17 @@ def seed_demo_command() -> None:
         click.echo(_("Demo-Konten (die Passwörter werden nur dieses eine Mal angezeigt):"))
     for user, password in created:
         click.echo(f"  {user.role:<9} {user.email:<28} {password}")
+    if current_app.config.get("TOTP_REQUIRED"):
+        click.echo(
+            _(
+                "Zwei-Faktor-Anmeldung ist vorgeschrieben: Geschäftsstelle und Administration "
+                "richten sie bei der ersten Anmeldung mit einer Authenticator-App ein."
+            )
+        )
+    else:
+        click.echo(
+            _(
+                "Zwei-Faktor-Anmeldung ist hier freiwillig (TOTP_REQUIRED=false); einrichten "
+                "unter „Zwei-Faktor“ nach der Anmeldung."
+            )
+        )
