@@ -9,7 +9,7 @@ undone by the downgrade: the tokens are gone for good, as they should be.
 Every open staff session ends with this upgrade (it has no server-side login row yet).
 
 Revision ID: dd788e11bba3
-Revises: 77aa44f15e8b
+Revises: 8802293e9456
 Create Date: 2026-11-30 12:55:46.888925
 
 """
@@ -24,7 +24,7 @@ STATUS_PATH = re.compile(r"/status/[A-Za-z0-9_-]{20,100}")
 
 # revision identifiers, used by Alembic.
 revision = 'dd788e11bba3'
-down_revision = '77aa44f15e8b'
+down_revision = '8802293e9456'
 branch_labels = None
 depends_on = None
 
