@@ -6,10 +6,11 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
+from app import eligibility
 from app.cases.uploads import prune_pending
 from app.cli.outbox import outbox
 from app.cli.users import seed_demo_command, users
-from app.programmes import ProgrammeError, sync_rounds
+from app.programmes import ProgrammeError, read_round_files, sync_rounds
 
 programmes = AppGroup("programmes", help="Funding rounds (data files in app/programmes/).")
 
@@ -18,6 +19,10 @@ programmes = AppGroup("programmes", help="Funding rounds (data files in app/prog
 def load_programmes() -> None:
     """Insert or update every funding round from its data file."""
     try:
+        for values in read_round_files():
+            unknown = eligibility.unknown_rules(eligibility.rule_specs(values["data"]))
+            if unknown:
+                raise ProgrammeError(f"{values['code']}: unknown rule(s) {', '.join(unknown)}")
         rounds = sync_rounds()
     except ProgrammeError as exc:
         raise click.ClickException(str(exc)) from exc
