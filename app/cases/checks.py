@@ -17,8 +17,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from app import clock, eligibility
+from app.cases import findings as render
 from app.cases.actionlinks import staff_links
-from app.eligibility import render
 from app.extensions import db
 from app.jobs import job
 from app.labels import OUTCOME_LABELS, RULE_OUTCOME_LABELS

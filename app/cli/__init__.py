@@ -7,10 +7,11 @@ from babel.numbers import format_currency
 from flask import Flask
 from flask.cli import AppGroup
 
+from app import eligibility
 from app.cli.outbox import outbox
 from app.cli.retention import retention
 from app.cli.users import seed_demo_command, users
-from app.programmes import ProgrammeError, sync_rounds
+from app.programmes import ProgrammeError, read_round_files, sync_rounds
 
 programmes = AppGroup("programmes", help="Funding rounds (data files in app/programmes/).")
 
@@ -19,6 +20,10 @@ programmes = AppGroup("programmes", help="Funding rounds (data files in app/prog
 def load_programmes() -> None:
     """Insert or update every funding round from its data file."""
     try:
+        for values in read_round_files():
+            unknown = eligibility.unknown_rules(eligibility.rule_specs(values["data"]))
+            if unknown:
+                raise ProgrammeError(f"{values['code']}: unknown rule(s) {', '.join(unknown)}")
         rounds = sync_rounds()
     except ProgrammeError as exc:
         raise click.ClickException(str(exc)) from exc

@@ -1,5 +1,5 @@
-"""Eligibility: the pure rule engine (``engine``, ``rules``), its postcode data and the
-rendering of its messages through the gettext catalogs (``render``).
+"""Eligibility: the pure rule engine (``engine``, ``rules``) and its postcode data. Its
+messages are turned into text by ``app.cases.findings`` (gettext catalogs, Babel).
 
 See docs/eligibility.md. Importing the package registers every rule function.
 """

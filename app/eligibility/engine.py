@@ -4,7 +4,7 @@ A round's data file says which rules run, with which severity and parameters (se
 ``RoundRules.rules``); ``evaluate`` runs exactly those, in the file's order, through the
 functions registered with ``@rule`` in ``app.eligibility.rules``. A rule returns a
 ``RuleResult`` whose message is a ``Message``: a gettext msgid plus typed parameters (money,
-dates, percentages, names). ``app.eligibility.render`` turns it into text in a language with
+dates, percentages, names). ``app.cases.findings`` turns it into text in a language with
 the catalogs and Babel, so no sentence of the engine exists as a German/English pair in code.
 """
 

@@ -23,6 +23,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from app import clock
 from app.cases import checks, uploads
+from app.cases.findings import findings as render_findings
 from app.cases.submission import (
     AlreadySubmitted,
     find_by_token,
@@ -30,7 +31,6 @@ from app.cases.submission import (
     submit_application,
 )
 from app.cases.workflow import TransitionError, apply_transition
-from app.eligibility.render import findings as render_findings
 from app.extensions import db
 from app.intake.forms import ApplicationForm
 from app.programmes import configured_round, open_round

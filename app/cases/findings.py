@@ -1,7 +1,7 @@
-"""Engine messages as text: gettext catalogs for the sentences, Babel for money, dates,
-percentages and lists, in the language asked for (``force_locale``).
+"""Eligibility findings as text: the engine's messages through the gettext catalogs, money,
+dates, percentages and lists formatted by Babel, in the language asked for (``force_locale``).
 
-Needs an app context (Flask-Babel); the engine itself does not.
+Lives beside the checks, not in ``app.eligibility``: the engine stays free of Flask.
 """
 
 from __future__ import annotations
