@@ -19,7 +19,7 @@ PYTEST_ARGS ?=
 
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: install compile-translations translations db run test lint lock
+.PHONY: install compile-translations translations db run test lint lock browser-deps
 
 install: $(STAMP) compile-translations
 
@@ -66,7 +66,16 @@ db: install
 run: install db
 	PATH="$(BIN):$$PATH" $(BIN)/honcho start -f Procfile
 
-test: install
+# axe-core (pinned in package-lock.json) for the accessibility checks of tests/test_browser.py.
+# Without npm the browser test skips them locally; in CI (REQUIRE_BROWSER=1) that fails.
+browser-deps:
+	@if command -v npm >/dev/null 2>&1; then \
+		npm ci --no-audit --no-fund --loglevel=error; \
+	else \
+		echo "npm not found: the axe-core accessibility checks cannot run"; \
+	fi
+
+test: install browser-deps
 	@if [ "$(PYTEST_WORKERS)" = "0" ]; then \
 		set -x; $(BIN)/pytest $(PYTEST_ARGS); \
 	else \

@@ -54,7 +54,10 @@ class Transition:
     sources: tuple[str | None, ...]
     target: str
     actor: str  # APPLICANT or STAFF
-    # raise TransitionError before anything changes
+    # raise TransitionError before anything changes. Preconditions need nothing from the
+    # person taking the step (pages ask them up front, see ``blocked_reason``); checks read
+    # the step's parameters (a granted amount).
+    preconditions: tuple[Check, ...] = ()
     checks: tuple[Check, ...] = ()
     # parameters written onto the case together with the state, in the claiming UPDATE
     sets: tuple[str, ...] = ()
@@ -112,7 +115,7 @@ TRANSITIONS: dict[str, Transition] = {
             (SUBMITTED,),
             REVIEWED,
             STAFF,
-            checks=(_needs_review,),
+            preconditions=(_needs_review,),
             emails=(Email(compose.REVIEWED, APPLICANT),),
         ),
         Transition(
@@ -153,6 +156,23 @@ def allowed_actions(application: Application, actor: str) -> list[Transition]:
 def preview(application: Application, action: str) -> list[tuple[str, str]]:
     """``[(kind, recipient), …]``: the emails the transition sends, read from the table."""
     return compose.preview(application, TRANSITIONS[action].emails)
+
+
+def blocked_reason(application: Application, action: str) -> UserError | None:
+    """Why the step cannot be taken now, or None: the case's state and the transition's
+    preconditions, run without applying anything. Pages call it before offering a button,
+    so the refusal comes before the click; ``apply_transition`` checks the same again."""
+    transition = TRANSITIONS.get(action)
+    if transition is None:
+        return TransitionError(_l("Unbekannter Schritt."))
+    if application.state not in transition.sources:
+        return TransitionError(_l("Dieser Schritt ist im aktuellen Status nicht möglich."))
+    try:
+        for check in transition.preconditions:
+            check(application, {})
+    except TransitionError as exc:
+        return exc
+    return None
 
 
 def _authorise(transition: Transition | None, user: User | None) -> Transition:
@@ -205,7 +225,7 @@ def apply_transition(
     if transition.needs_reason and not reason:
         raise TransitionError(_l("Bitte geben Sie einen Grund an."))
     params: dict[str, Any] = {"granted_amount": granted_amount, "reason": reason}
-    for check in transition.checks:
+    for check in (*transition.preconditions, *transition.checks):
         check(application, params)
 
     if source is not None:
