@@ -22,7 +22,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 # flask commands below are development unless the caller says otherwise.
 export APP_ENV ?= development
 
-.PHONY: install compile-translations translations db run test lint lock
+.PHONY: install compile-translations translations db run test lint lock browser-deps
 
 install: $(STAMP) compile-translations
 
@@ -69,9 +69,18 @@ db: install
 run: install db
 	PATH="$(BIN):$$PATH" $(BIN)/honcho start -f Procfile
 
+# axe-core (pinned in package-lock.json) for the accessibility checks of tests/test_browser.py.
+# Without npm the browser test skips them locally; in CI (REQUIRE_BROWSER=1) that fails.
+browser-deps:
+	@if command -v npm >/dev/null 2>&1; then \
+		npm ci --no-audit --no-fund --loglevel=error; \
+	else \
+		echo "npm not found: the axe-core accessibility checks cannot run"; \
+	fi
+
 # The import contracts in pyproject.toml ([tool.importlinter]) run first: a wrong-way import
 # fails the build before any test runs.
-test: install
+test: install browser-deps
 	$(BIN)/lint-imports --no-cache
 	@if [ "$(PYTEST_WORKERS)" = "0" ]; then \
 		set -x; $(BIN)/pytest $(PYTEST_ARGS); \

@@ -89,6 +89,12 @@ EMAIL_KIND_LABELS = {
     "review_request": _l("Bitte um Gutachten"),
 }
 
+# Background jobs (names registered with app.jobs.job), as the operations page shows them.
+JOB_LABELS = {
+    "check_eligibility": _l("Förderfähigkeitsprüfung"),
+    "send_notification": _l("E-Mail-Versand"),
+}
+
 NOTIFICATION_STATUS_LABELS = {
     "pending": _l("wartet"),
     "sending": _l("wird gesendet"),

@@ -1,24 +1,40 @@
-"""A person in a real browser: the form filled with the keyboard alone, JavaScript switched off.
+"""A person in a real browser: the form filled with the keyboard alone, JavaScript switched off;
+and every kind of page at 320, 390 and 1280 CSS pixels, checked with axe-core.
 
 Debian's Chromium and ChromeDriver drive it (no tool downloads a browser of its own). Skipped
-where they are missing, except in CI (``REQUIRE_BROWSER=1``), where that is an error.
+where they are missing, except in CI (``REQUIRE_BROWSER=1``), where that is an error. axe-core
+is the npm package pinned in package-lock.json (``make test`` runs ``npm ci``); without it the
+page check skips, except in CI, where that is an error too.
+
+Screenshots of every page at 390 and 1280 px go to ``SCREENSHOT_DIR`` (default
+``screenshots/browser`` in the project, not committed) for people to look at.
 """
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import shutil
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from sqlalchemy import select
 from werkzeug.serving import make_server
 
+from app.cases import actionlinks, reviews
+from app.cases.checks import check_eligibility
 from app.extensions import db
-from app.models import Application
-from tests.factories import valid_form_data
+from app.models import Application, Notification
+from tests.factories import create_application, create_reviewed_application, valid_form_data
+from tests.fixtures.auth import PASSWORD
 
+ROOT = Path(__file__).resolve().parents[1]
+AXE_JS = ROOT / "node_modules" / "axe-core" / "axe.min.js"
+SCREENSHOT_DIR = Path(os.environ.get("SCREENSHOT_DIR") or ROOT / "screenshots" / "browser")
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
 
@@ -56,8 +72,7 @@ def live_server(app) -> Iterator[str]:
         server.server_close()
 
 
-@pytest.fixture
-def browser(tmp_path) -> Iterator[webdriver.Chrome]:
+def _chrome(profile: Path, javascript: bool) -> webdriver.Chrome:
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
     for flag in (
@@ -70,21 +85,24 @@ def browser(tmp_path) -> Iterator[webdriver.Chrome]:
         "--disable-sync",
         "--no-first-run",
         "--disable-quic",
-        f"--user-data-dir={tmp_path / 'profile'}",
+        f"--user-data-dir={profile}",
         "--window-size=1200,1000",
         "--lang=de-DE",
     ):
         options.add_argument(flag)
-    # The form must work without JavaScript.
-    options.add_experimental_option(
-        "prefs",
-        {
-            "profile.managed_default_content_settings.javascript": 2,
-            "intl.accept_languages": "de-DE,de",
-        },
-    )
+    prefs = {"intl.accept_languages": "de-DE,de"}
+    if not javascript:
+        prefs["profile.managed_default_content_settings.javascript"] = 2
+    options.add_experimental_option("prefs", prefs)
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
     driver.set_page_load_timeout(30)
+    return driver
+
+
+@pytest.fixture
+def browser(tmp_path) -> Iterator[webdriver.Chrome]:
+    # The form must work without JavaScript.
+    driver = _chrome(tmp_path / "profile", javascript=False)
     try:
         yield driver
     finally:
@@ -194,3 +212,241 @@ def test_a_person_submits_the_form_with_keyboard_only(live_server, browser, tmp_
     # the status link works in the browser too (BASE_URL differs from the test server's)
     browser.get(live_server + "/status/" + status_link.rsplit("/", 1)[1])
     assert reference in browser.page_source
+
+
+# --- every kind of page, at phone and desktop widths --------------------------------------
+
+WIDTHS = (320, 390, 1280)
+SCREENSHOT_WIDTHS = (390, 1280)
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+# WCAG 1.4.10: content reflows at 320 CSS px. A value of a label/value list must keep at
+# least this share of a 320 px window (the old grid left it 12–16 px).
+MIN_VALUE_WIDTH = 0.4 * 320
+
+_MEASURE = """
+const doc = document.documentElement;
+const values = [...document.querySelectorAll('.summary-list dd')]
+  .filter(dd => dd.getClientRects().length)
+  .map(dd => ({text: dd.textContent.trim().slice(0, 40), width: dd.getBoundingClientRect().width}));
+return {docWidth: doc.scrollWidth, window: doc.clientWidth, values: values};
+"""
+
+_RUN_AXE = """
+const done = arguments[arguments.length - 1];
+axe.run(document, {runOnly: {type: 'tag', values: arguments[0]}, resultTypes: ['violations']})
+  .then(r => done(r.violations.map(v => ({
+      id: v.id, impact: v.impact, help: v.help,
+      nodes: v.nodes.slice(0, 3).map(n => n.target.join(' ') + ' :: ' + n.failureSummary)}))))
+  .catch(e => done([{id: 'axe-error', help: String(e), nodes: []}]));
+"""
+
+
+@pytest.fixture
+def axe_source() -> str:
+    if not AXE_JS.exists():
+        if os.environ.get("REQUIRE_BROWSER") == "1":
+            pytest.fail(f"axe-core is required here (REQUIRE_BROWSER=1): run `npm ci` ({AXE_JS})")
+        pytest.skip("axe-core is not installed (run `npm ci`)")
+    return AXE_JS.read_text(encoding="utf-8")
+
+
+@pytest.fixture
+def js_browser(tmp_path) -> Iterator[webdriver.Chrome]:
+    driver = _chrome(tmp_path / "profile-js", javascript=True)
+    driver.set_script_timeout(60)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+class PageSurvey:
+    """Looks at the current page at every width: document width, summary-list values, axe;
+    keeps screenshots. Collects findings instead of stopping at the first."""
+
+    def __init__(self, driver, axe_source: str, folder: Path):
+        self.driver, self.axe_source, self.folder = driver, axe_source, folder
+        self.findings: list[str] = []
+        self.seen: list[str] = []
+        folder.mkdir(parents=True, exist_ok=True)
+
+    def _width(self, width: int) -> None:
+        self.driver.execute_cdp_cmd(
+            "Emulation.setDeviceMetricsOverride",
+            {"width": width, "height": 900, "deviceScaleFactor": 1, "mobile": False},
+        )
+
+    def _screenshot(self, name: str, width: int) -> None:
+        height = self.driver.execute_script("return document.documentElement.scrollHeight")
+        shot = self.driver.execute_cdp_cmd(
+            "Page.captureScreenshot",
+            {
+                "format": "png",
+                "captureBeyondViewport": True,
+                "clip": {"x": 0, "y": 0, "width": width, "height": min(height, 12000), "scale": 1},
+            },
+        )
+        (self.folder / f"{name}-{width}.png").write_bytes(base64.b64decode(shot["data"]))
+
+    def check(self, name: str) -> None:
+        self.seen.append(name)
+        for width in WIDTHS:
+            self._width(width)
+            measured = self.driver.execute_script(_MEASURE)
+            if measured["docWidth"] > measured["window"]:
+                self.findings.append(
+                    f"{name} @{width}: document {measured['docWidth']} px wide, "
+                    f"window {measured['window']} px"
+                )
+            for value in measured["values"]:
+                if value["width"] < MIN_VALUE_WIDTH:
+                    self.findings.append(
+                        f"{name} @{width}: summary value {value['text']!r} only "
+                        f"{value['width']:.0f} px wide"
+                    )
+            self.driver.execute_script(self.axe_source)
+            for violation in self.driver.execute_async_script(_RUN_AXE, AXE_TAGS):
+                self.findings.append(
+                    f"{name} @{width}: axe {violation['id']} ({violation['impact']}): "
+                    f"{violation['help']} – {json.dumps(violation['nodes'], ensure_ascii=False)}"
+                )
+            if width in SCREENSHOT_WIDTHS:
+                self._screenshot(name, width)
+        self._width(1280)
+
+
+def _login(driver, base: str, email: str) -> None:
+    driver.delete_all_cookies()
+    driver.get(base + "/login")
+    type_into(driver, "email", email)
+    type_into(driver, "password", PASSWORD)
+    press_enter_and_wait(driver, 'button[type="submit"].button', EC.url_changes(base + "/login"))
+
+
+def _submit_button(driver, selector: str, arrived: Callable) -> None:
+    driver.find_element(By.CSS_SELECTOR, selector).click()
+    WebDriverWait(driver, 20, ignored_exceptions=(WebDriverException,)).until(arrived)
+
+
+def test_every_kind_of_page_reflows_and_passes_axe(live_server, js_browser, axe_source, make_user):
+    """Landing to review case at 320, 390 and 1280 px: no axe violation of WCAG 2.1 A/AA,
+    never wider than the window, summary-list values at least 40 % of a 320 px window."""
+    driver, base = js_browser, live_server
+    survey = PageSurvey(driver, axe_source, SCREENSHOT_DIR)
+
+    # the cases staff and reviewers look at; long German words on purpose
+    staff = make_user("staff", email="staff@example.org", name="Petra Schmidt")
+    reviewer = make_user("reviewer", email="gutachter@example.org", name="Dr. Jan Weber")
+    other_reviewer = make_user("reviewer", email="zweite@example.org", name="Ayşe Demir")
+    waiting, _token = create_application(
+        org_name="Kreishandwerkerschaftsbildungszentrumsgesellschaft Lüchow-Dannenberg mbH",
+        title="Berufsorientierungsveranstaltungsreihe für Ausbildungsplatzsuchende",
+    )
+    check_eligibility(waiting.id)
+    reviews.request_reviews(waiting, [reviewer], staff)
+    reviewed = create_reviewed_application(staff, other_reviewer)
+    failed = db.session.scalars(select(Notification).order_by(Notification.id)).first()
+    failed.status, failed.attempts = "failed", 5
+    failed.last_error = "SMTPRecipientsRefused: 550 mailbox unavailable"
+    db.session.commit()
+    # Plain values from here on: touching a row again would open a transaction, and SQLite's
+    # write lock would keep the server's requests waiting.
+    waiting_id, reviewed_id = waiting.id, reviewed.id
+    reject_link = urlsplit(actionlinks.action_url(waiting_id, "reject")).path
+    staff_email, reviewer_email = staff.email, reviewer.email
+    db.session.commit()
+
+    # --- the applicant's side
+    driver.get(base + "/")
+    survey.check("landing")
+    driver.get(base + "/leichte-sprache")
+    survey.check("leichte-sprache")
+    for path, name in (
+        ("/impressum", "impressum"),
+        ("/datenschutz", "datenschutz"),
+        ("/barrierefreiheit", "barrierefreiheit"),
+        ("/gibt-es-nicht", "error-404"),
+    ):
+        driver.get(base + path)
+        survey.check(name)
+
+    driver.get(base + "/antrag")
+    survey.check("form-empty")
+    _submit_button(
+        driver, 'button[value="check"]', EC.presence_of_element_located((By.ID, "error-summary"))
+    )
+    survey.check("form-errors")
+    driver.get(base + "/antrag")
+    fill_form(driver, valid_form_data())
+    survey.check("form-filled")
+    _submit_button(
+        driver,
+        'button[value="check"]',
+        EC.text_to_be_present_in_element((By.TAG_NAME, "h1"), "Angaben prüfen"),
+    )
+    survey.check("check")
+    _submit_button(
+        driver,
+        'button[value="submit"]',
+        EC.presence_of_element_located((By.CLASS_NAME, "reference")),
+    )
+    status_path = (
+        "/status/" + driver.find_element(By.CLASS_NAME, "status-link").text.rsplit("/", 1)[1]
+    )
+    survey.check("confirmation")
+    driver.get(base + status_path)
+    survey.check("status")
+    driver.get(base + status_path + "/zurueckziehen")
+    survey.check("withdrawal")
+
+    # --- login, then the staff area
+    driver.get(base + "/login")
+    survey.check("login")
+    type_into(driver, "email", "niemand@example.org")
+    type_into(driver, "password", "falsch")
+    _submit_button(
+        driver,
+        'main button[type="submit"]',
+        EC.presence_of_element_located((By.ID, "error-summary")),
+    )
+    survey.check("login-failed")
+    _login(driver, base, staff_email)
+    driver.get(base + "/staff/cases")
+    survey.check("staff-cases")
+    driver.get(base + f"/staff/cases/{waiting_id}")
+    survey.check("staff-case")
+    driver.get(base + f"/staff/cases/{waiting_id}/action/mark_reviewed")
+    survey.check("transition-blocked")
+    driver.get(base + f"/staff/cases/{reviewed_id}/action/fund")
+    survey.check("transition-fund")
+    driver.get(base + f"/staff/cases/{waiting_id}/action/reject")
+    _submit_button(
+        driver,
+        'main button[type="submit"]',
+        EC.presence_of_element_located((By.ID, "error-summary")),
+    )
+    survey.check("transition-errors")
+    driver.get(base + reject_link)
+    survey.check("action-link")
+    driver.get(base + "/staff/budget")
+    survey.check("budget")
+    driver.get(base + "/staff/operations")
+    survey.check("operations")
+
+    # --- the reviewers' area
+    _login(driver, base, reviewer_email)
+    driver.get(base + "/review/")
+    survey.check("review-queue")
+    driver.get(base + f"/review/cases/{waiting_id}")
+    survey.check("review-case")
+    _submit_button(
+        driver,
+        'form.review-form button[type="submit"]',
+        EC.presence_of_element_located((By.ID, "error-summary")),
+    )
+    survey.check("review-errors")
+    driver.get(base + "/staff/cases")
+    survey.check("error-403")
+
+    print(f"\nscreenshots of {len(survey.seen)} pages: {SCREENSHOT_DIR}")
+    assert not survey.findings, "\n".join(survey.findings)

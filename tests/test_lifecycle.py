@@ -88,9 +88,17 @@ def test_whole_life_of_a_case(app, client, smtp, pipeline_env, make_user, client
     assert [kind_of(m) for m in review_mail] == ["review_request"]
     review_path = link_in(review_mail[0], rf"/review/cases/{application.id}")
 
-    # 4. marking it reviewed without a review is refused
-    refused = confirm_and_post(staff, f"{case_path}/action/mark_reviewed", {}, [APPLICANT])
-    assert refused.status_code == 422
+    # 4. marking it reviewed without a review: the page says why up front and offers no
+    # button; a POST all the same is refused
+    page = staff.get(f"{case_path}/action/mark_reviewed")
+    assert page.status_code == 409
+    assert "mindestens ein Gutachten" in page.get_data(as_text=True)
+    assert "bestätigen</button>" not in page.get_data(as_text=True)
+    refused = staff.post(
+        f"{case_path}/action/mark_reviewed",
+        data={"csrf_token": csrf_from(page.get_data(as_text=True))},
+    )
+    assert refused.status_code == 409
     assert "mindestens ein Gutachten" in refused.get_data(as_text=True)
 
     # 5. the reviewer reviews
@@ -218,7 +226,7 @@ def test_reviewed_needs_a_review(app, staff, staff_user, reviewer_user, post_for
     db.session.commit()
     before = snapshot(application.id)
     response = post_transition(staff, application, "mark_reviewed", {})
-    assert response.status_code == 422
+    assert response.status_code == 409  # refused before any form is read
     assert "mindestens ein Gutachten" in response.get_data(as_text=True)
     assert snapshot(application.id) == before
 

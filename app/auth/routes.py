@@ -90,7 +90,8 @@ def login():
         user = accounts.authenticate(form.email.data, form.password.data)
         if user is None:
             # One message for unknown address, wrong password and locked account alike.
-            form.password.errors.append(
+            # Said once, in the summary: it concerns both fields, neither alone.
+            form.form_errors.append(
                 _("E-Mail-Adresse oder Passwort ist falsch, oder das Konto ist gesperrt.")
             )
         else:
@@ -341,9 +342,10 @@ def action_link(action: str, token: str):
 
     transition = workflow.TRANSITIONS[link.action]
     form = RejectActionForm() if link.action == actionlinks.REJECT else ConfirmActionForm()
-    possible = application.state in transition.sources
-    status = 200 if possible else 409
-    if request.method == "POST" and possible:
+    # Said up front, before any button: a final case, or no review yet to mark reviewed.
+    blocked = workflow.blocked_reason(application, link.action)
+    status = 200 if blocked is None else 409
+    if request.method == "POST" and blocked is None:
         if form.validate_on_submit():
             user = current_user._get_current_object()
             reason = form.reason.data if link.action == actionlinks.REJECT else None
@@ -376,7 +378,7 @@ def action_link(action: str, token: str):
             application=application,
             action=link.action,
             transition=transition,
-            possible=possible,
+            blocked=blocked,
             form=form,
             emails=workflow.preview(application, link.action),
             case_url=_case_url(application.id),

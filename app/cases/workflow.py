@@ -55,10 +55,10 @@ class Transition:
     sources: tuple[str | None, ...]
     target: str
     actor: str  # APPLICANT or STAFF
-    # conditions on the case alone (no parameters), shown up front on the confirmation page
-    # and checked again on apply; raise TransitionError
-    gates: tuple[Check, ...] = ()
-    # raise TransitionError before anything changes
+    # raise TransitionError before anything changes. Preconditions need nothing from the
+    # person taking the step (pages show them up front, see ``blockers``, and offer no
+    # button); checks read the step's parameters (a granted amount).
+    preconditions: tuple[Check, ...] = ()
     checks: tuple[Check, ...] = ()
     # parameters written onto the case together with the state, in the claiming UPDATE
     sets: tuple[str, ...] = ()
@@ -130,7 +130,7 @@ TRANSITIONS: dict[str, Transition] = {
             (SUBMITTED,),
             REVIEWED,
             STAFF,
-            checks=(_needs_review,),
+            preconditions=(_needs_review,),
             emails=(Email(compose.REVIEWED, APPLICANT),),
         ),
         Transition(
@@ -139,7 +139,7 @@ TRANSITIONS: dict[str, Transition] = {
             FUNDED,
             STAFF,
             # a stored check that failed refuses funding until staff overrule the rules
-            gates=(_needs_passed_check,),
+            preconditions=(_needs_passed_check,),
             checks=(_needs_valid_grant,),
             sets=("granted_amount",),  # CHECK: funded iff granted amount
             effects=(_commit_funds,),
@@ -176,14 +176,28 @@ def preview(application: Application, action: str) -> list[tuple[str, str]]:
 
 
 def blockers(application: Application, action: str) -> list[Any]:
-    """Messages of the transition's gates that refuse it now (for the confirmation page)."""
+    """Every reason the step cannot be taken now (messages), empty if it can: the case's
+    state, then each precondition, run without applying anything. Pages call it before
+    offering a button, so the refusal comes before the click; ``apply_transition`` checks the
+    same again."""
+    transition = TRANSITIONS.get(action)
+    if transition is None:
+        return [_l("Unbekannter Schritt.")]
+    if application.state not in transition.sources:
+        return [_l("Dieser Schritt ist im aktuellen Status nicht möglich.")]
     messages = []
-    for gate in TRANSITIONS[action].gates:
+    for check in transition.preconditions:
         try:
-            gate(application, {})
+            check(application, {})
         except TransitionError as exc:
             messages.append(exc.message)
     return messages
+
+
+def blocked_reason(application: Application, action: str) -> TransitionError | None:
+    """The first of ``blockers`` as an error, or None when the step is possible."""
+    messages = blockers(application, action)
+    return TransitionError(messages[0]) if messages else None
 
 
 def _authorise(transition: Transition | None, user: User | None) -> Transition:
@@ -236,7 +250,7 @@ def apply_transition(
     if transition.needs_reason and not reason:
         raise TransitionError(_l("Bitte geben Sie einen Grund an."))
     params: dict[str, Any] = {"granted_amount": granted_amount, "reason": reason}
-    for check in (*transition.gates, *transition.checks):
+    for check in (*transition.preconditions, *transition.checks):
         check(application, params)
 
     if source is not None:

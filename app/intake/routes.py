@@ -74,6 +74,12 @@ def landing():
     )
 
 
+@bp.get("/leichte-sprache")
+def easy_read():
+    """What the programme funds and how to apply, in Leichter Sprache."""
+    return render_template("intake/easy_read.html", funding_round=open_round())
+
+
 @bp.post("/sprache")
 def set_language():
     form = FlaskForm()
@@ -116,13 +122,16 @@ def application_form():
         form.attachment.errors = [upload_error]
         valid = False
     if not _check_fill_time(form):
+        # A fresh start time either way. The anti-bot message only when nothing else is
+        # wrong: a person who sends an empty form first needs to hear about the fields.
         form.started.data = _new_started_token()
-        form.form_errors.append(
-            _(
-                "Das Formular wurde sehr schnell oder nach sehr langer Zeit abgeschickt. "
-                "Bitte prüfen Sie Ihre Angaben und senden Sie es noch einmal ab."
+        if valid:
+            form.form_errors.append(
+                _(
+                    "Das Formular wurde sehr schnell oder nach sehr langer Zeit abgeschickt. "
+                    "Bitte prüfen Sie Ihre Angaben und senden Sie es noch einmal ab."
+                )
             )
-        )
         valid = False
     if not valid:
         return _render_form(form, funding_round, pending=pending), 422

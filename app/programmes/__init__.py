@@ -83,6 +83,7 @@ def parse_round(raw: dict[str, Any], source: str = "?") -> dict[str, Any]:
         raise ProgrammeError(f"{source}: applications_open after applications_close")
     if raw["funding_start"] >= raw["funding_end"]:
         raise ProgrammeError(f"{source}: funding_start not before funding_end")
+    _check_funders(raw.get("funders"), source)
     values = {key: raw[key] for key in ("code", *_COLUMNS)}
     values["budget_cents"] = _cents(raw["budget_eur"])
     data = {
@@ -107,6 +108,37 @@ def _rules(tables: Any, source: str) -> dict[str, Any]:
             raise ProgrammeError(f"{source}: rules.{name}.severity must be 'fail' or 'remark'")
         out[name] = _limits_to_cents(table)
     return out
+
+
+def _check_funders(funders: Any, source: str) -> None:
+    """The optional ``[funders]`` table: the "gefördert durch" notice in both languages and,
+    optionally, the funders' names (same number in both languages)."""
+    if funders is None:
+        return
+    if not isinstance(funders, dict):
+        raise ProgrammeError(f"{source}: funders must be a table")
+    for key in ("notice_de", "notice_en"):
+        if not isinstance(funders.get(key), str) or not funders[key].strip():
+            raise ProgrammeError(f"{source}: funders.{key} must be a non-empty text")
+    names = [funders.get("names_de", []), funders.get("names_en", [])]
+    for key, value in zip(("names_de", "names_en"), names, strict=True):
+        if not isinstance(value, list) or not all(isinstance(n, str) and n.strip() for n in value):
+            raise ProgrammeError(f"{source}: funders.{key} must be a list of non-empty texts")
+    if len(names[0]) != len(names[1]):
+        raise ProgrammeError(f"{source}: funders.names_de and names_en differ in length")
+    unknown = set(funders) - {"notice_de", "notice_en", "names_de", "names_en"}
+    if unknown:
+        raise ProgrammeError(f"{source}: unknown key(s) in funders: {', '.join(sorted(unknown))}")
+
+
+def funders_notice(row: FundingRound | None, language: str) -> dict[str, Any] | None:
+    """``{"notice": text, "names": [...]}`` in the reader's language, or None if the round
+    names no funders."""
+    funders = (row.data or {}).get("funders") if row is not None else None
+    if not funders:
+        return None
+    lang = language if language in ("de", "en") else "de"
+    return {"notice": funders[f"notice_{lang}"], "names": funders.get(f"names_{lang}", [])}
 
 
 def read_round_files(directory: Path = PROGRAMME_DIR) -> list[dict[str, Any]]:

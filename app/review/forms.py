@@ -46,5 +46,5 @@ class ConflictForm(FlaskForm):
     """Declaring a conflict of interest records it instead of a review."""
 
     conflict_comment = TextAreaField(
-        _l("Art des Interessenkonflikts (optional)"), validators=[Optional(), Length(max=2000)]
+        _l("Art des Interessenkonflikts"), validators=[Optional(), Length(max=2000)]
     )

@@ -253,14 +253,14 @@ def request_reviews(case_id: int):
 @roles_required(*STAFF_ROLES)
 def transition(case_id: int, action: str):
     application = _get_case(case_id)
-    allowed = {t.action: t for t in workflow.allowed_actions(application, workflow.STAFF)}
     known = workflow.TRANSITIONS.get(action)
     if known is None or known.actor != workflow.STAFF:
         abort(404)
     form = TransitionForm(action=action)
     status = 200
-    if action not in allowed:
-        flash(_("Dieser Schritt ist im aktuellen Status nicht möglich."), "error")
+    # The page says why a step is not possible yet and offers no button then.
+    blocked = workflow.blocked_reason(application, action)
+    if blocked is not None:
         status = 409
     elif form.validate_on_submit():
         try:
@@ -288,10 +288,10 @@ def transition(case_id: int, action: str):
             application=application,
             action=action,
             action_label=ACTION_LABELS.get(action, action),
-            possible=action in allowed,
+            blocked=blocked,
             form=form,
             emails=workflow.preview(application, action),
-            blockers=workflow.blockers(application, action) if action in allowed else [],
+            blockers=workflow.blockers(application, action),
             grant_limit=budget_domain.grant_limit_cents(application),
         ),
         status,

@@ -6,11 +6,15 @@ Labels come from ``app.labels`` (one mapping per concept); formatting from
 
 from __future__ import annotations
 
-from flask import Flask
+from email.utils import parseaddr
+
+from flask import Flask, current_app
 from flask_babel import get_locale
 from flask_babel import gettext as _
+from sqlalchemy.exc import SQLAlchemyError
 
-from app import formatting, labels
+from app import eligibility, formatting, labels, programmes
+from app.extensions import db
 from app.models import DECLARATIONS, FundingRound
 
 
@@ -35,6 +39,36 @@ def priority_label(rnd: FundingRound, code: str) -> str:
     return labels.priority_names(rnd).get(code, code)
 
 
+def rule_label(rule: str | None) -> str:
+    """A rule's display name in the reader's language, from the rule engine's own names
+    (whatever mapping it keeps), falling back to the code."""
+    names = getattr(eligibility, "RULE_NAMES", {}) or {}
+    name = names.get(rule or "")
+    if name is None:
+        return rule or ""
+    if isinstance(name, str):
+        return name
+    if isinstance(name, dict):
+        return str(name.get(_current_language()) or name.get("de") or rule)
+    # a (German, English) pair
+    return str(name[1] if _current_language() == "en" and len(name) > 1 else name[0])
+
+
+def funders_notice(language: str) -> dict | None:
+    """The configured round's "gefördert durch" notice for the footer. The footer is on every
+    page, error pages included: a database that cannot answer leaves the notice out rather
+    than turning an error page into a second error."""
+    try:
+        return programmes.funders_notice(programmes.configured_round(), language)
+    except SQLAlchemyError:
+        db.session.rollback()
+        return None
+
+
+def _current_language() -> str:
+    return str(get_locale() or "de")[:2]
+
+
 FILTERS = {
     "money": formatting.money,
     "date": formatting.date,
@@ -55,6 +89,7 @@ GLOBALS = {
     "actor_labels": labels.ACTOR_LABELS,
     "notification_status_labels": labels.NOTIFICATION_STATUS_LABELS,
     "email_kind_labels": labels.EMAIL_KIND_LABELS,
+    "job_labels": labels.JOB_LABELS,
     "field_labels": labels.FIELD_LABELS,
     "language_labels": labels.LANGUAGE_LABELS,
     "legal_form_labels": labels.LEGAL_FORM_LABELS,
@@ -63,6 +98,8 @@ GLOBALS = {
     "action_labels": labels.ACTION_LABELS,
     "district_label": district_label,
     "priority_label": priority_label,
+    "rule_label": rule_label,
+    "funders_notice": funders_notice,
 }
 
 
@@ -72,5 +109,7 @@ def register(app: Flask) -> None:
     app.jinja_env.globals.update(GLOBALS)
 
     @app.context_processor
-    def _current_language():
-        return {"current_language": str(get_locale() or "de")[:2]}
+    def _page_context():
+        # The office's address for the footer: the address the portal's emails come from.
+        contact_email = parseaddr(current_app.config.get("MAIL_DEFAULT_SENDER") or "")[1]
+        return {"current_language": _current_language(), "contact_email": contact_email}
