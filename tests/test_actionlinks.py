@@ -186,11 +186,12 @@ def test_replayed_link_is_refused(client, reviewed_once, staff_user, logged_in):
 
 
 def test_expired_link_is_refused(client, reviewed_once, staff_user, logged_in, monkeypatch):
-    logged_in(staff_user)
     path = path_of(reviewed_once.id, "mark_reviewed")
-    form_token = csrf_token(client, path)
     later = clock.now() + dt.timedelta(days=7, minutes=1)
     monkeypatch.setattr(clock, "now", lambda: later)
+    # logged in on the day the link is opened (a login ends after SESSION_ABSOLUTE_HOURS)
+    logged_in(staff_user)
+    form_token = csrf_token(client, path)
 
     page = client.get(path)
     assert page.status_code == 410
@@ -205,10 +206,10 @@ def test_expired_link_is_refused(client, reviewed_once, staff_user, logged_in, m
 def test_link_is_valid_for_almost_seven_days(
     client, reviewed_once, staff_user, logged_in, monkeypatch
 ):
-    logged_in(staff_user)
     path = path_of(reviewed_once.id, "mark_reviewed")
     later = clock.now() + dt.timedelta(days=6, hours=23)
     monkeypatch.setattr(clock, "now", lambda: later)
+    logged_in(staff_user)  # on the day the link is opened
     assert client.get(path).status_code == 200
 
 
