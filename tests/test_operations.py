@@ -55,7 +55,9 @@ def test_failed_job_is_listed_and_retried_from_the_cli(
     (row,) = db.session.scalars(select(OutboxItem)).all()
     assert row.status == "failed"
     html = client_for(staff_user).get("/staff/operations").get_data(as_text=True)
-    assert "check_eligibility" in html and "424242" in html
+    # the job by its name for people, with the case it was for; not the function's name
+    assert "Förderfähigkeitsprüfung" in html and "424242" in html
+    assert "check_eligibility" not in html
 
     result = runner.invoke(args=["outbox", "retry", str(row.id)])
     assert result.exit_code == 0, result.output
