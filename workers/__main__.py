@@ -22,6 +22,7 @@ from redis.exceptions import RedisError
 
 import workers
 from app import create_app
+from app.cases import inbox
 from app.extensions import db
 from app.jobs import outbox
 
@@ -43,6 +44,7 @@ def redispatch_once(app: Flask) -> None:
             log.exception("outbox re-dispatch failed")
         finally:
             db.session.remove()
+    inbox.run_schedule(app)  # staff digests due now (app.cases.inbox)
 
 
 def _drop_inherited_connections(app: Flask) -> None:

@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from app import clock, eligibility
-from app.cases.actionlinks import staff_links
+from app.cases import notices
 from app.extensions import db
 from app.jobs import job
 from app.labels import RULE_OUTCOME_LABELS
@@ -25,7 +25,6 @@ from app.models import (
     EligibilityCheck,
     EligibilityResult,
     Event,
-    Notification,
     User,
 )
 
@@ -155,7 +154,7 @@ def check_eligibility(application_id: int) -> str:
     return report.overall
 
 
-def _rule_namer(language: str):
+def rule_namer(language: str):
     def rule_name(rule: str) -> str:
         names = eligibility.RULE_NAMES.get(rule)
         if names is None:
@@ -168,17 +167,9 @@ def _rule_namer(language: str):
 def _record_emails(application: Application, check: EligibilityCheck) -> None:
     findings = [r for r in check.results if r.effective_outcome in ("remark", "fail")]
     context: dict[str, Any] = {"check": check, "findings": findings}
-    already_told = db.session.scalar(
-        select(func.count(Notification.id)).filter_by(application_id=application.id, kind=STAFF_NEW)
-    )
-    if not already_told:
-        compose.record_all(
-            application,
-            FIRST_CHECK_EMAILS,
-            links=staff_links(application),
-            rule_name=_rule_namer(compose.STAFF_LANGUAGE),
-            **context,
-        )
+    if not notices.already_told(application, STAFF_NEW):
+        # the staff email is written by app.cases.inbox, which reads the check by its id
+        notices.record_all(application, FIRST_CHECK_EMAILS, facts={"check_id": check.id})
     compose.record_all(
-        application, RESULT_EMAILS, rule_name=_rule_namer(application.language), **context
+        application, RESULT_EMAILS, rule_name=rule_namer(application.language), **context
     )

@@ -19,8 +19,7 @@ from typing import Any
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select, update
 
-from app.cases import budget
-from app.cases.actionlinks import staff_links
+from app.cases import budget, notices
 from app.cases.checks import check_eligibility, latest_check
 from app.errors import UserError
 from app.extensions import db
@@ -85,6 +84,11 @@ def _needs_valid_grant(application: Application, params: dict[str, Any]) -> None
         budget.check_grant(application, params.get("granted_amount"))
     except budget.FundingError as exc:
         raise TransitionError(exc.message) from exc
+
+
+# Checks that judge what the person enters on the confirmation page (the amount), not whether
+# the step is possible at all: ``blocked_reason`` leaves them to the confirmation.
+_INPUT_CHECKS: tuple[Check, ...] = (_needs_valid_grant,)
 
 
 def _commit_funds(application: Application, params: dict[str, Any]) -> None:
@@ -152,7 +156,28 @@ def allowed_actions(application: Application, actor: str) -> list[Transition]:
 
 def preview(application: Application, action: str) -> list[tuple[str, str]]:
     """``[(kind, recipient), …]``: the emails the transition sends, read from the table."""
-    return compose.preview(application, TRANSITIONS[action].emails)
+    return notices.preview(application, TRANSITIONS[action].emails)
+
+
+def blocked_reason(application: Application, action: str):
+    """Why the transition is not possible now (a lazy text), or None if it is.
+
+    Runs the transition's state and checks without applying anything; checks of what is typed
+    on the confirmation page (the granted amount) are left to the confirmation.
+    """
+    transition = TRANSITIONS.get(action)
+    if transition is None:
+        return _l("Unbekannter Schritt.")
+    if application.state not in transition.sources:
+        return _l("Dieser Schritt ist im aktuellen Status nicht möglich.")
+    for check in transition.checks:
+        if check in _INPUT_CHECKS:
+            continue
+        try:
+            check(application, {})
+        except TransitionError as exc:
+            return exc.message
+    return None
 
 
 def _authorise(transition: Transition | None, user: User | None) -> Transition:
@@ -242,16 +267,14 @@ def _record_emails(
 ) -> None:
     if not transition.emails:
         return
-    compose.record_all(
+    notices.record_all(
         application,
         transition.emails,
+        facts={"event_id": event.id},
         event=event,
         reason=event.comment,
         status_url=compose.absolute_url("intake.status", token=status_token)
         if status_token
-        else None,
-        links=staff_links(application)
-        if any(email.audience == STAFF for email in transition.emails)
         else None,
         check=latest_check(application),
     )

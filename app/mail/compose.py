@@ -34,9 +34,18 @@ FUNDED = "funded"
 REJECTED = "rejected"
 WITHDRAWN = "withdrawn"
 REVIEW_REQUEST = "review_request"
+# Staff inbox (app.cases.notices): events that need a staff decision, alerts, the digest.
+REVIEW_RECORDED = "review_recorded"
+REVIEWS_COMPLETE = "reviews_complete"
+REVIEW_CONFLICT = "review_conflict"
+EMAIL_FAILED = "email_failed"
+JOB_FAILED = "job_failed"
+STAFF_DIGEST = "staff_digest"
 
-# Audiences: who an email declared as ``Email(kind, audience)`` goes to.
-APPLICANT, STAFF = "applicant", "staff"
+# Audiences: who an email declared as ``Email(kind, audience)`` goes to. Staff and admin
+# emails go through app.cases.notices (per person, with their preferences); this module
+# only knows the applicant's address.
+APPLICANT, STAFF, ADMINS = "applicant", "staff", "admins"
 
 
 @dataclass(frozen=True)
@@ -55,12 +64,10 @@ def absolute_url(endpoint: str, **values: Any) -> str:
 
 
 def recipients(application: Application, audience: str) -> list[tuple[str, str]]:
-    """(address, language) pairs of an audience."""
+    """(address, language) pairs of the applicant audience (staff: app.cases.notices)."""
     if audience == APPLICANT:
         return [(application.contact_email, application.language)]
-    if audience == STAFF:
-        return [(address, STAFF_LANGUAGE) for address in current_app.config["STAFF_EMAILS"]]
-    raise ValueError(f"unknown audience {audience!r}")
+    raise ValueError(f"audience {audience!r} is not addressed by app.mail.compose")
 
 
 def preview(application: Application, emails: Iterable[Email]) -> list[tuple[str, str]]:
@@ -73,18 +80,19 @@ def preview(application: Application, emails: Iterable[Email]) -> list[tuple[str
 
 
 def render(
-    kind: str, application: Application, language: str, **context: Any
+    kind: str, application: Application | None, language: str, **context: Any
 ) -> tuple[str, str, str]:
-    """(subject, text body, HTML body) of one email, in ``language``."""
+    """(subject, text body, HTML body) of one email, in ``language``. ``application`` is None
+    for emails about no single case (a digest, an operations alert)."""
     jinja = current_app.jinja_env
     with force_locale(language):
-        names = district_names(application.round, language)
-        context.update(
-            application=application,
-            language=language,
-            round_name=application.round.name(language),
-            districts=[names.get(ags, ags) for ags in application.districts],
-        )
+        context.update(application=application, language=language)
+        if application is not None:
+            names = district_names(application.round, language)
+            context.update(
+                round_name=application.round.name(language),
+                districts=[names.get(ags, ags) for ags in application.districts],
+            )
         # Flask's context processors (e.g. the current language) as render_template adds them
         current_app.update_template_context(context)
         text_module = jinja.get_template(f"email/{kind}.txt").make_module(context)
@@ -95,12 +103,12 @@ def render(
 
 
 def record(
-    kind: str, application: Application, recipient: str, language: str, **context: Any
+    kind: str, application: Application | None, recipient: str, language: str, **context: Any
 ) -> Notification:
     """Add one email (notification row + outbox row) to the current transaction."""
     subject, text, html = render(kind, application, language, **context)
     notification = Notification(
-        application_id=application.id,
+        application_id=application.id if application is not None else None,
         recipient=recipient,
         kind=kind,
         language=language,
