@@ -40,7 +40,7 @@ class RequestReviewsActionForm(FlaskForm):
             raise ValidationError(_l("Bitte wählen Sie mindestens eine Person aus."))
 
 
-HOURS = [(str(hour), f"{hour:02d}:00") for hour in range(24)]
+HOURS = choices((str(hour), f"{hour:02d}:00") for hour in range(24))
 _ONLY_OFFERED = _l("Bitte wählen Sie nur aus den angebotenen Möglichkeiten.")
 
 
@@ -75,7 +75,7 @@ class PreferenceForm(FlaskForm):
     )
     all_rounds = ChoiceRadio(
         _l("Welche Förderrunden verfolgen Sie?"),
-        choices=[("all", _l("Alle Förderrunden")), ("some", _l("Nur die ausgewählten"))],
+        choices=choices([("all", _l("Alle Förderrunden")), ("some", _l("Nur die ausgewählten"))]),
         default="all",
         validators=[InputRequired(_l("Bitte wählen Sie, welche Förderrunden Sie verfolgen."))],
     )
