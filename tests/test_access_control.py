@@ -24,8 +24,8 @@ LOGIN, FORBIDDEN, OK = "login", "403", "ok"
 
 
 def routes(case_id: int, result_id: int, other_id: int) -> list[tuple[str, str, dict, str]]:
-    """(method, url, form data, area); area "staff" = staff/admin, "review" = +reviewers,
-    "other" = a case the reviewer has no business with."""
+    """(method, url, form data, area); area "staff" = staff/admin, "admin" = admins only,
+    "review" = +reviewers, "other" = a case the reviewer has no business with."""
     c, o = f"/staff/cases/{case_id}", f"/staff/cases/{other_id}"
     r, ro = f"/review/cases/{case_id}", f"/review/cases/{other_id}"
     return [
@@ -46,6 +46,10 @@ def routes(case_id: int, result_id: int, other_id: int) -> list[tuple[str, str, 
         ("POST", f"{o}/action/fund", {"granted_amount": "1"}, "staff"),
         ("POST", f"{c}/results/{result_id}/override", {"outcome": "pass", "comment": ""}, "staff"),
         ("POST", f"{c}/review-requests", {}, "staff"),
+        ("GET", "/staff/notifications", {}, "staff"),
+        ("POST", "/staff/notifications", {}, "staff"),
+        ("GET", "/staff/notifications/defaults", {}, "admin"),
+        ("POST", "/staff/notifications/defaults", {}, "admin"),
         ("GET", "/review/", {}, "review"),
         ("GET", r, {}, "review"),
         ("GET", f"{c}/attachment", {}, "review"),
@@ -62,7 +66,9 @@ def expected(role: str, area: str) -> str:
     if role in ("anonymous", "applicant", "deactivated"):
         return LOGIN
     if role == "reviewer":
-        return FORBIDDEN if area in ("staff", "other") else OK
+        return FORBIDDEN if area in ("staff", "other", "admin") else OK
+    if role == "staff" and area == "admin":
+        return FORBIDDEN
     return OK
 
 
@@ -143,8 +149,9 @@ def test_reviewer_post_to_transition_is_refused(app, reviewer_user, client_for, 
 
 
 def test_matrix_covers_every_staff_and_review_route(app):
-    """A new route cannot slip past the matrix: every endpoint and method of the staff and
-    review blueprints must be tried above."""
+    """A new route cannot slip past the matrix: every endpoint and method of the staff,
+    review and inbox blueprints must be tried above (the email action link has its own
+    tests: tests/test_actionlinks.py, tests/test_inbox.py)."""
     adapter = app.url_map.bind("localhost")
     tried = {
         (adapter.match(url.split("?")[0], method=method)[0], method)
@@ -153,7 +160,8 @@ def test_matrix_covers_every_staff_and_review_route(app):
     existing = {
         (rule.endpoint, method)
         for rule in app.url_map.iter_rules()
-        if rule.endpoint.split(".")[0] in ("staff", "review")
+        if rule.endpoint.split(".")[0] in ("staff", "review", "inbox")
+        and rule.endpoint != "inbox.action_link"
         for method in rule.methods & {"GET", "POST"}
     }
     assert existing - tried == set()
