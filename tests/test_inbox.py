@@ -15,11 +15,12 @@ import pytest
 from sqlalchemy import func, select
 
 from app import clock
-from app.cases import inbox, notices
+from app.cases import inbox, notices, reviews
 from app.cases.checks import check_eligibility
 from app.extensions import db
 from app.jobs import outbox
 from app.models import (
+    SCORES,
     Application,
     Event,
     FundingRound,
@@ -420,3 +421,61 @@ def test_an_alert_that_fails_raises_no_further_alert(app, smtp, make_user, fast_
     assert "receipt" in about
     # one alert per failed email, none about a failed alert
     assert kinds.count("email_failed") == len(about)
+
+
+# --- the confirmation pages behind the links ---------------------------------------------
+
+
+def _all_reviews_in(staff_user, make_user) -> Application:
+    rita = make_user("reviewer", email="rita@example.org", name="Rita Review")
+    application, _ = create_application()
+    reviews.request_reviews(application, [rita], staff_user)
+    db.session.commit()
+    reviews.record_review(
+        application, rita, recommendation="approve", scores=dict.fromkeys(SCORES, 4)
+    )
+    return application
+
+
+def test_fund_link_checks_the_amount_and_stays_usable(app, staff_user, make_user, client_for):
+    application = _all_reviews_in(staff_user, make_user)
+    notice = db.session.scalars(
+        select(StaffNotice).filter_by(user_id=staff_user.id, kind="reviews_complete")
+    ).one()
+    links = inbox.links_for(application, staff_user.id, inbox.OFFERS[notice.kind])
+    assert set(links) >= {"mark_reviewed", "fund", "reject"}
+    path = links["fund"].removeprefix(BASE)
+    staff = client_for(staff_user)
+    page = staff.get(path)
+    token = csrf_from(page.text)
+    # above the funding rate: refused with the reason, typed amount kept, nothing changed
+    refused = staff.post(path, data={"granted_amount": "99.000,00", "csrf_token": token})
+    assert refused.status_code == 422
+    assert "Förderquote" in refused.text and 'value="99.000,00"' in refused.text
+    assert state_of(application.id).state == "submitted"
+    # a typo gets a message too
+    typo = staff.post(path, data={"granted_amount": "siebzig", "csrf_token": token})
+    assert typo.status_code == 400 and "Betrag in Euro" in typo.text
+    # the link was not spent by the refusals
+    done = staff.post(path, data={"granted_amount": "60.000", "csrf_token": token})
+    assert done.status_code == 302
+    assert state_of(application.id).granted_amount == 6_000_000
+
+
+def test_request_reviews_link_offers_only_reviewers_not_yet_asked(
+    app, staff_user, make_user, client_for
+):
+    application = _all_reviews_in(staff_user, make_user)
+    assert inbox.blocked_reason(application, "request_reviews") is not None  # nobody left
+    make_user("reviewer", email="neu@example.org", name="Nora Neu")
+    path = inbox.links_for(application, staff_user.id, ["request_reviews"])["request_reviews"]
+    staff = client_for(staff_user)
+    page = staff.get(path.removeprefix(BASE))
+    assert page.status_code == 200
+    assert "Nora Neu" in page.text and "Rita Review" not in page.text
+    # choosing nobody gets a message; a tampered id too
+    token = csrf_from(page.text)
+    empty = staff.post(path.removeprefix(BASE), data={"csrf_token": token})
+    assert empty.status_code == 400 and "mindestens eine Person" in empty.text
+    tampered = staff.post(path.removeprefix(BASE), data={"csrf_token": token, "reviewers": "1"})
+    assert tampered.status_code == 400

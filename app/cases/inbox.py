@@ -170,7 +170,7 @@ def send_staff_notice(notice_id: int) -> str:
     """Write the email of one immediate notice (links as possible now) and queue it."""
     notice = db.session.get(StaffNotice, notice_id)
     if notice is None:
-        raise LookupError(f"staff notice {notice_id} does not exist")
+        return "gone"  # its case was deleted (retention) before the email was written
     if notice.notification_id is not None:
         return "exists"
     links = links_for(notice.application, notice.user_id, OFFERS.get(notice.kind, ()))
@@ -283,7 +283,7 @@ def send_digest(digest_id: int) -> str:
     """Take the person's waiting digest notices and write them into one email (once)."""
     digest = db.session.get(StaffDigest, digest_id)
     if digest is None:
-        raise LookupError(f"digest {digest_id} does not exist")
+        return "gone"  # its person was deleted in between
     if digest.notification_id is not None or digest.sent_empty:
         return "exists"
     # Claim the notices for this digest; a notice taken by another digest is not taken again.

@@ -26,7 +26,7 @@ from sqlalchemy import func, select
 
 from app import clock
 from app.extensions import db
-from app.jobs import on_final_failure, outbox
+from app.jobs import add_failure_listener, outbox
 from app.mail import compose, delivery
 from app.mail.compose import ADMINS, APPLICANT, STAFF, Email
 from app.models import (
@@ -189,7 +189,7 @@ def already_told(application: Application, kind: str) -> bool:
 # --- alerts for the administrators -------------------------------------------------------
 
 
-@delivery.on_email_failed
+@delivery.add_failure_listener
 def alert_email_failed(notification_id: int) -> None:
     failed = db.session.get(Notification, notification_id)
     if failed is None or failed.kind in ALERT_KINDS:
@@ -205,7 +205,7 @@ def alert_email_failed(notification_id: int) -> None:
     )
 
 
-@on_final_failure
+@add_failure_listener
 def alert_job_failed(job_name: str, error: str, payload: dict[str, Any]) -> None:
     if job_name == SEND_NOTICE_JOB:
         notice = db.session.get(StaffNotice, payload.get("notice_id"))

@@ -40,7 +40,7 @@ REGISTRY: dict[str, JobSpec] = {}
 FAILURE_LISTENERS: list[Callable[[str, str, dict[str, Any]], None]] = []
 
 
-def on_final_failure(listener: Callable[[str, str, dict[str, Any]], None]):
+def add_failure_listener(listener: Callable[[str, str, dict[str, Any]], None]):
     """Register ``listener`` for every job that failed for good (once per listener)."""
     if listener not in FAILURE_LISTENERS:
         FAILURE_LISTENERS.append(listener)

@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 EMAIL_FAILURE_LISTENERS: list[Callable[[int], None]] = []
 
 
-def on_email_failed(listener: Callable[[int], None]):
+def add_failure_listener(listener: Callable[[int], None]):
     """Register ``listener`` for every email that failed for good (once per listener)."""
     if listener not in EMAIL_FAILURE_LISTENERS:
         EMAIL_FAILURE_LISTENERS.append(listener)
