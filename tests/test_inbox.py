@@ -448,10 +448,10 @@ def test_fund_link_checks_the_amount_and_stays_usable(app, staff_user, make_user
     staff = client_for(staff_user)
     page = staff.get(path)
     token = csrf_from(page.text)
-    # above the funding rate: refused with the reason, typed amount kept, nothing changed
+    # above the request: refused with the reason, typed amount kept, nothing changed
     refused = staff.post(path, data={"granted_amount": "99.000,00", "csrf_token": token})
     assert refused.status_code == 422
-    assert "Förderquote" in refused.text and 'value="99.000,00"' in refused.text
+    assert "beantragten Zuschuss" in refused.text and 'value="99.000,00"' in refused.text
     assert state_of(application.id).state == "submitted"
     # a typo gets a message too
     typo = staff.post(path, data={"granted_amount": "siebzig", "csrf_token": token})
