@@ -479,3 +479,31 @@ def test_request_reviews_link_offers_only_reviewers_not_yet_asked(
     assert empty.status_code == 400 and "mindestens eine Person" in empty.text
     tampered = staff.post(path.removeprefix(BASE), data={"csrf_token": token, "reviewers": "1"})
     assert tampered.status_code == 400
+
+
+def test_conflict_declared_offers_another_reviewer(app, staff_user, make_user, client_for):
+    rita = make_user("reviewer", email="rita@example.org", name="Rita Review")
+    make_user("reviewer", email="neu@example.org", name="Nora Neu")
+    application, _ = create_application()
+    reviews.request_reviews(application, [rita], staff_user)
+    db.session.commit()
+    # Rita declares her conflict on the review page
+    reviewer = client_for(rita)
+    page = reviewer.get(f"/review/cases/{application.id}")
+    posted = reviewer.post(
+        f"/review/cases/{application.id}/conflict",
+        data={"conflict_comment": "Ich berate den Träger.", "csrf_token": csrf_from(page.text)},
+    )
+    assert posted.status_code == 302
+    notice = db.session.scalars(
+        select(StaffNotice).filter_by(user_id=staff_user.id, kind="review_conflict")
+    ).one()
+    assert inbox.send_staff_notice(notice.id) == "sent"
+    assert inbox.send_staff_notice(notice.id) == "exists"
+    email = db.session.get(Notification, notice.notification_id)
+    assert email.recipient == staff_user.email
+    assert "Rita Review" in email.body_text and "Ich berate den Träger." in email.body_text
+    assert "Interessenkonflikt" in email.subject
+    assert re.findall(r"/action/([a-z_]+)/", email.body_text) == ["request_reviews"]
+    # no review and no "all reviews in": a conflict is not a review
+    assert not db.session.scalars(select(StaffNotice).filter_by(kind="reviews_complete")).all()
