@@ -319,6 +319,23 @@ def test_digest_job_sends_once_when_run_twice(app, smtp, make_user, monkeypatch)
     assert db.session.scalar(select(func.count(OutboxItem.id)).filter_by(job="send_digest")) == 1
 
 
+@pytest.mark.slow
+def test_the_worker_sends_due_digests_by_itself(app, smtp, pipeline_env, make_user):
+    """``python -m workers`` runs the digest schedule with its periodic re-dispatch."""
+    dora = make_user("staff", email="dora@example.org")
+    db.session.add(InboxPreference(user_id=dora.id, mode="digest", digest_hour=0))
+    db.session.commit()
+    application, _ = create_application()
+    run_worker_process(pipeline_env)  # the check runs; Dora's notice waits for her digest
+    assert db.session.scalar(select(func.count(StaffDigest.id))) == 0
+    run_worker_process(pipeline_env)  # its schedule finds the notice due (hour 0 has come)
+    smtp.wait_for(4)  # receipt, result, shared inbox, the digest
+    (digest,) = mails_to(smtp, "dora@example.org")
+    assert kind_of(digest) == "staff_digest" and application.reference in text_of(digest)
+    run_worker_process(pipeline_env)
+    assert len(mails_to(smtp, "dora@example.org")) == 1  # once a day
+
+
 # --- who hears of what ------------------------------------------------------------------
 
 
