@@ -132,6 +132,10 @@ class Config:
         self.OUTBOX_RESULT_TTL = env_int("OUTBOX_RESULT_TTL", 3600)
         self.OUTBOX_FAILURE_TTL = env_int("OUTBOX_FAILURE_TTL", 30 * 24 * 3600)
         self.WORKER_MONITOR_INTERVAL_SECONDS = env_int("WORKER_MONITOR_INTERVAL_SECONDS", 30)
+        # Signed action links in staff emails (docs/inbox.md): how long they work.
+        self.ACTION_LINK_MAX_AGE_DAYS = env_int("ACTION_LINK_MAX_AGE_DAYS", 14)
+        # The digest hour (Europe/Berlin) until an administrator sets the defaults.
+        self.INBOX_DEFAULT_DIGEST_HOUR = env_int("INBOX_DEFAULT_DIGEST_HOUR", 8)
         self.NOTIFICATION_CLAIM_TIMEOUT_SECONDS = env_int("NOTIFICATION_CLAIM_TIMEOUT_SECONDS", 600)
         # Flask-Mail suppresses sending whenever TESTING is set; the tests use a real local
         # SMTP server instead, so sending is on unless switched off explicitly.

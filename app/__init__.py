@@ -9,10 +9,11 @@ from flask_wtf.csrf import CSRFError
 from sqlalchemy import event
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from app import accounts, cli, legacy
+from app import accounts, cli, extensions, legacy
 from app.admin.routes import bp as admin_bp
 from app.auth.routes import bp as auth_bp
-from app.extensions import babel, csrf, db, limiter, login_manager, mail, migrate
+from app.extensions import babel, csrf, db, limiter, login_manager, migrate
+from app.inbox.routes import bp as inbox_bp
 from app.intake.routes import bp as intake_bp
 from app.jobs import outbox
 from app.legal.routes import bp as legal_bp
@@ -57,7 +58,8 @@ def register_extensions(app: Flask) -> None:
     migrate.init_app(app, db, directory=str(app.root_path + "/../migrations"))
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale)
-    mail.init_app(app)
+    # by module: the name ``mail`` in this package is the app.mail subpackage
+    extensions.mail.init_app(app)
     login_manager.init_app(app)
     limiter.init_app(app)
     outbox.init_app(app)  # enqueue outbox rows on RQ after each commit
@@ -93,6 +95,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(intake_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(staff_bp)
+    app.register_blueprint(inbox_bp)
     app.register_blueprint(review_bp)
     app.register_blueprint(ops_bp)
     app.register_blueprint(legal_bp)

@@ -62,6 +62,9 @@ ACTION_LABELS = {
     "reject": _l("Ablehnen"),
     "reopen": _l("Wieder öffnen"),
     "withdraw": _l("Zurückziehen"),
+    # steps offered by email links (app.cases.actionlinks)
+    "request_reviews": _l("Gutachten anfordern"),
+    "open": _l("Fall öffnen"),
 }
 
 EVENT_KIND_LABELS = {
@@ -87,6 +90,18 @@ EMAIL_KIND_LABELS = {
     "rejected": _l("Ablehnung"),
     "withdrawn": _l("Hinweis auf Rücknahme"),
     "review_request": _l("Bitte um Gutachten"),
+    "review_recorded": _l("Hinweis auf neues Gutachten"),
+    "reviews_complete": _l("Hinweis: alle Gutachten liegen vor"),
+    "review_conflict": _l("Hinweis auf Interessenkonflikt"),
+    "email_failed": _l("Warnung: E-Mail fehlgeschlagen"),
+    "job_failed": _l("Warnung: Hintergrundaufgabe fehlgeschlagen"),
+    "staff_digest": _l("Tageszusammenfassung"),
+}
+
+# How a staff member hears of events (app.cases.notices).
+DELIVERY_MODE_LABELS = {
+    "immediate": _l("Sofort: eine E-Mail je Ereignis"),
+    "digest": _l("Einmal täglich: eine Zusammenfassung"),
 }
 
 # Background jobs (names registered with app.jobs.job), as the operations page shows them.

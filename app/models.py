@@ -649,3 +649,95 @@ class UsedActionLink(db.Model):
     nonce: Mapped[str] = mapped_column(String(64), primary_key=True)
     used_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     user_id: Mapped[int] = mapped_column(ForeignKey("user.id"))
+
+
+# --- the staff inbox --------------------------------------------------------------------
+
+DELIVERY_MODES = ("immediate", "digest")
+
+
+class InboxPreference(db.Model):
+    """How one staff member hears of events: every email at once, or one daily digest at a
+    set hour (Europe/Berlin); and which rounds they follow (``round_codes`` None: all)."""
+
+    __tablename__ = "inbox_preference"
+    __table_args__ = (
+        CheckConstraint(_in("mode", DELIVERY_MODES), name="mode_known"),
+        CheckConstraint("digest_hour >= 0 AND digest_hour <= 23", name="digest_hour_range"),
+    )
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("user.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
+    )
+    mode: Mapped[str] = mapped_column(String(16))
+    digest_hour: Mapped[int]
+    round_codes: Mapped[list[str] | None] = mapped_column(JSON)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class InboxDefaults(db.Model):
+    """The administrator's defaults for staff without preferences of their own (one row)."""
+
+    __tablename__ = "inbox_defaults"
+    __table_args__ = (
+        CheckConstraint("id = 1", name="single_row"),
+        CheckConstraint(_in("mode", DELIVERY_MODES), name="mode_known"),
+        CheckConstraint("digest_hour >= 0 AND digest_hour <= 23", name="digest_hour_range"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False, default=1)
+    mode: Mapped[str] = mapped_column(String(16))
+    digest_hour: Mapped[int]
+    round_codes: Mapped[list[str] | None] = mapped_column(JSON)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class StaffDigest(db.Model):
+    """One person's digest of one day (Europe/Berlin): the unique key makes it happen once,
+    however many workers schedule it."""
+
+    __tablename__ = "staff_digest"
+    __table_args__ = (UniqueConstraint("user_id", "day", name="uq_staff_digest_user_day"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"))
+    day: Mapped[dt.date]
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    notification_id: Mapped[int | None] = mapped_column(
+        ForeignKey("notification.id", ondelete="SET NULL")
+    )
+    sent_empty: Mapped[bool] = mapped_column(default=False)
+
+
+class StaffNotice(db.Model):
+    """An event one staff member (or the shared inbox) must hear of, recorded in the
+    transaction of the event; the email itself is composed later (at once, or in the digest),
+    so its action links offer the steps possible when it is written."""
+
+    __tablename__ = "staff_notice"
+    __table_args__ = (
+        CheckConstraint(_in("delivery", DELIVERY_MODES), name="delivery_known"),
+        Index("ix_staff_notice_user_pending", "user_id", "delivery", "digest_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # None: a shared address from STAFF_EMAILS (no action links, never a digest)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"))
+    recipient: Mapped[str] = mapped_column(String(254))
+    application_id: Mapped[int | None] = mapped_column(
+        ForeignKey("application.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(32))
+    # ids and short facts the email needs (e.g. the review's id), JSON
+    facts: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    delivery: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # set once: the email written for it (immediate) or the digest that took it
+    notification_id: Mapped[int | None] = mapped_column(
+        ForeignKey("notification.id", ondelete="SET NULL")
+    )
+    digest_id: Mapped[int | None] = mapped_column(
+        ForeignKey("staff_digest.id", ondelete="SET NULL")
+    )
+
+    application: Mapped[Application | None] = relationship()

@@ -54,6 +54,10 @@ def routes(
         ("POST", f"{c}/auskunft", {}, "staff"),
         ("GET", f"{c}/erase", {}, "admin"),
         ("POST", f"{c}/erase", {"reason": "Löschantrag"}, "admin"),  # refused: the case is open
+        ("GET", "/staff/notifications", {}, "staff"),
+        ("POST", "/staff/notifications", {}, "staff"),
+        ("GET", "/staff/notifications/defaults", {}, "admin"),
+        ("POST", "/staff/notifications/defaults", {}, "admin"),
         ("GET", "/review/", {}, "review"),
         ("GET", r, {}, "review"),
         ("GET", f"{c}/attachment", {}, "review"),
@@ -163,8 +167,9 @@ def test_reviewer_post_to_transition_is_refused(app, reviewer_user, client_for, 
 
 
 def test_matrix_covers_every_staff_and_review_route(app):
-    """A new route cannot slip past the matrix: every endpoint and method of the staff and
-    review blueprints must be tried above."""
+    """A new route cannot slip past the matrix: every endpoint and method of the staff,
+    review and inbox blueprints must be tried above (the email action link has its own
+    tests: tests/test_actionlinks.py, tests/test_inbox.py)."""
     adapter = app.url_map.bind("localhost")
     tried = {
         (adapter.match(url.split("?")[0], method=method)[0], method)
@@ -173,7 +178,10 @@ def test_matrix_covers_every_staff_and_review_route(app):
     existing = {
         (rule.endpoint, method)
         for rule in app.url_map.iter_rules()
-        if rule.endpoint.split(".")[0] in ("staff", "review", "admin")
+        if (
+            rule.endpoint.split(".")[0] in ("staff", "review", "admin", "inbox")
+            and rule.endpoint != "inbox.action_link"
+        )
         or rule.endpoint == "auth.two_factor_setup"
         for method in rule.methods & {"GET", "POST"}
     }

@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import func, select
 
 from app import clock
-from app.cases import actionlinks, workflow
+from app.cases import actionlinks, inbox, workflow
 from app.extensions import db
-from app.models import REJECTED, REVIEWED, SUBMITTED, Application, Event, UsedActionLink
+from app.models import REJECTED, REVIEWED, SUBMITTED, Application, Event, UsedActionLink, User
 from tests.factories import add_review, create_application
 from tests.fixtures.auth import csrf_token, login
 
@@ -35,8 +35,9 @@ def reviewed_once(case, make_user) -> Application:
     return case
 
 
-def path_of(case_id: int, action: str) -> str:
-    return urlsplit(actionlinks.action_url(case_id, action)).path
+def path_of(case_id: int, action: str, user: User) -> str:
+    """The path of a link emailed to ``user``."""
+    return urlsplit(actionlinks.action_url(case_id, action, user.id)).path
 
 
 def state_of(application: Application) -> str:
@@ -56,20 +57,25 @@ def confirm(client, path: str, **data):
 # --- building ---------------------------------------------------------------------------
 
 
-def test_build_action_links_uses_base_url_not_the_request(app, case):
+def test_build_action_links_uses_base_url_not_the_request(app, case, staff_user, reviewer_user):
     with app.test_request_context("/", base_url="https://evil.example"):
-        links = actionlinks.staff_links(case)
-    assert set(links) == {"case", "open", "mark_reviewed", "reject"}
+        links = inbox.links_for(case, staff_user.id, inbox.LINK_ORDER)
+    # only the steps possible now: no review yet, so no "mark reviewed" and no "fund"
+    assert set(links) == {"operations", "case", "request_reviews", "reject"}
     assert links.pop("case") == f"https://foerderung.example.org/staff/cases/{case.id}"
+    assert links.pop("operations") == "https://foerderung.example.org/staff/operations"
     for action, url in links.items():
         assert url.startswith("https://foerderung.example.org/action/" + action + "/")
     # also without any request (as in the worker)
-    assert actionlinks.staff_links(case)["open"].startswith(app.config["BASE_URL"])
-    # every link has its own nonce
+    again = inbox.links_for(case, staff_user.id, inbox.LINK_ORDER)
+    assert again["reject"].startswith(app.config["BASE_URL"])
+    # every link has its own nonce and is bound to its recipient
     first = actionlinks.read_token("reject", links["reject"].rsplit("/", 1)[1])
-    second = actionlinks.staff_links(case)["reject"].rsplit("/", 1)[1]
-    assert first.nonce != actionlinks.read_token("reject", second).nonce
-    assert first.case_id == case.id
+    second = actionlinks.read_token("reject", again["reject"].rsplit("/", 1)[1])
+    assert first.nonce != second.nonce
+    assert first.case_id == case.id and first.user_id == staff_user.id
+    # a shared inbox (no person) gets no action links at all
+    assert set(inbox.links_for(case, None, inbox.LINK_ORDER)) == {"operations", "case"}
 
 
 # --- the happy paths --------------------------------------------------------------------
@@ -78,7 +84,7 @@ def test_build_action_links_uses_base_url_not_the_request(app, case):
 def test_mark_reviewed_link_confirms_then_applies(client, reviewed_once, staff_user, logged_in):
     case = reviewed_once
     logged_in(staff_user)
-    path = path_of(case.id, "mark_reviewed")
+    path = path_of(case.id, "mark_reviewed", staff_user)
 
     page = client.get(path)
     assert page.status_code == 200
@@ -103,7 +109,7 @@ def test_mark_reviewed_link_confirms_then_applies(client, reviewed_once, staff_u
 
 def test_reject_link_needs_a_reason(client, case, staff_user, logged_in):
     logged_in(staff_user)
-    path = path_of(case.id, "reject")
+    path = path_of(case.id, "reject", staff_user)
     assert "Begründung" in client.get(path).get_data(as_text=True)
 
     response = confirm(client, path, reason="   ")
@@ -121,14 +127,14 @@ def test_reject_link_needs_a_reason(client, case, staff_user, logged_in):
 
 def test_post_without_csrf_token_changes_nothing(client, reviewed_once, staff_user, logged_in):
     logged_in(staff_user)
-    response = client.post(path_of(reviewed_once.id, "mark_reviewed"))
+    response = client.post(path_of(reviewed_once.id, "mark_reviewed", staff_user))
     assert response.status_code == 400
     assert state_of(reviewed_once) == SUBMITTED
     assert used_count() == 0
 
 
 def test_open_link_redirects_to_the_case(client, case, staff_user, reviewer_user):
-    path = path_of(case.id, "open")
+    path = path_of(case.id, "open", staff_user)
     login(client, staff_user.email)
     response = client.get(path)
     assert response.status_code == 302
@@ -142,7 +148,7 @@ def test_open_link_redirects_to_the_case(client, case, staff_user, reviewer_user
 
 
 def test_anonymous_logs_in_first_and_comes_back(client, reviewed_once, staff_user):
-    path = path_of(reviewed_once.id, "mark_reviewed")
+    path = path_of(reviewed_once.id, "mark_reviewed", staff_user)
     response = client.get(path)
     assert response.status_code == 302
     login_url = response.headers["Location"]
@@ -163,7 +169,7 @@ def test_anonymous_logs_in_first_and_comes_back(client, reviewed_once, staff_use
 def test_replayed_link_is_refused(client, reviewed_once, staff_user, logged_in):
     case = reviewed_once
     logged_in(staff_user)
-    path = path_of(case.id, "mark_reviewed")
+    path = path_of(case.id, "mark_reviewed", staff_user)
     token_page_form = csrf_token(client, path)
     assert client.post(path, data={"csrf_token": token_page_form}).status_code == 302
 
@@ -185,29 +191,43 @@ def test_replayed_link_is_refused(client, reviewed_once, staff_user, logged_in):
     assert used_count() == 1
 
 
-def test_expired_link_is_refused(client, reviewed_once, staff_user, logged_in, monkeypatch):
-    path = path_of(reviewed_once.id, "mark_reviewed")
-    later = clock.now() + dt.timedelta(days=7, minutes=1)
+def test_expired_link_leads_to_the_case_after_login(client, reviewed_once, staff_user, monkeypatch):
+    path = path_of(reviewed_once.id, "mark_reviewed", staff_user)
+    later = clock.now() + dt.timedelta(days=14, minutes=1)
     monkeypatch.setattr(clock, "now", lambda: later)
-    # logged in on the day the link is opened (a login ends after SESSION_ABSOLUTE_HOURS)
-    logged_in(staff_user)
-    form_token = csrf_token(client, path)
 
-    page = client.get(path)
-    assert page.status_code == 410
+    # not logged in: the login page first, then back to the link, which leads to the case
+    assert client.get(path).headers["Location"].startswith("/login?next=")
+    assert login(client, staff_user.email, next_url=path).headers["Location"] == path
+    response = client.get(path)
+    assert response.status_code == 302
+    assert response.headers["Location"] == f"/staff/cases/{reviewed_once.id}"
+    page = client.get(response.headers["Location"])
     text = page.get_data(as_text=True)
-    assert EXPIRED in text
-    assert reviewed_once.reference in text  # the way to the case is still offered
-    assert client.post(path, data={"csrf_token": form_token}).status_code == 410
+    assert EXPIRED in text and "14 Tage" in text
+    assert reviewed_once.reference in text
+    # a POST of an expired link changes nothing either
+    form_token = csrf_token(client, "/gibt-es-nicht")
+    assert client.post(path, data={"csrf_token": form_token}).status_code == 302
     assert state_of(reviewed_once) == SUBMITTED
     assert used_count() == 0
 
 
-def test_link_is_valid_for_almost_seven_days(
+def test_link_lifetime_is_a_setting(client, reviewed_once, staff_user, logged_in, monkeypatch):
+    client.application.config["ACTION_LINK_MAX_AGE_DAYS"] = 2
+    logged_in(staff_user)
+    path = path_of(reviewed_once.id, "mark_reviewed", staff_user)
+    later = clock.now() + dt.timedelta(days=2, minutes=1)
+    monkeypatch.setattr(clock, "now", lambda: later)
+    assert client.get(path).status_code == 302
+
+
+def test_link_is_valid_for_almost_fourteen_days(
     client, reviewed_once, staff_user, logged_in, monkeypatch
 ):
-    path = path_of(reviewed_once.id, "mark_reviewed")
-    later = clock.now() + dt.timedelta(days=6, hours=23)
+    logged_in(staff_user)
+    path = path_of(reviewed_once.id, "mark_reviewed", staff_user)
+    later = clock.now() + dt.timedelta(days=13, hours=23)
     monkeypatch.setattr(clock, "now", lambda: later)
     logged_in(staff_user)  # on the day the link is opened
     assert client.get(path).status_code == 200
@@ -216,11 +236,11 @@ def test_link_is_valid_for_almost_seven_days(
 @pytest.mark.parametrize("where", ["payload", "signature", "truncated"])
 def test_tampered_link_is_refused(client, reviewed_once, staff_user, logged_in, where):
     logged_in(staff_user)
-    path = path_of(reviewed_once.id, "mark_reviewed")
+    path = path_of(reviewed_once.id, "mark_reviewed", staff_user)
     prefix, token = path.rsplit("/", 1)
     if where == "payload":
         # a genuine token for another case, with this token's signature
-        other = actionlinks.make_token(reviewed_once.id + 1, "mark_reviewed")
+        other = actionlinks.make_token(reviewed_once.id + 1, "mark_reviewed", staff_user.id)
         token = other.split(".")[0] + "." + ".".join(token.split(".")[1:])
     elif where == "signature":
         token = token[:-2] + ("AA" if not token.endswith("AA") else "BB")
@@ -238,20 +258,22 @@ def test_tampered_link_is_refused(client, reviewed_once, staff_user, logged_in, 
 
 def test_token_for_another_purpose_is_refused(client, case, staff_user, logged_in):
     logged_in(staff_user)
-    reject_token = actionlinks.make_token(case.id, "reject")
+    reject_token = actionlinks.make_token(case.id, "reject", staff_user.id)
     page = client.get(f"/action/mark_reviewed/{reject_token}")
     assert page.status_code == 400
     assert INVALID in page.get_data(as_text=True)
-    open_token = actionlinks.make_token(case.id, "open")
+    open_token = actionlinks.make_token(case.id, "open", staff_user.id)
     assert client.get(f"/action/reject/{open_token}").status_code == 400
     assert client.get(f"/action/unbekannt/{open_token}").status_code == 404
     assert state_of(case) == SUBMITTED
 
 
-def test_reviewer_may_not_use_transition_links(client, reviewed_once, reviewer_user, logged_in):
+def test_reviewer_may_not_use_transition_links(
+    client, reviewed_once, reviewer_user, staff_user, logged_in
+):
     logged_in(reviewer_user)
     for action in ("mark_reviewed", "reject"):
-        path = path_of(reviewed_once.id, action)
+        path = path_of(reviewed_once.id, action, staff_user)
         assert client.get(path).status_code == 403
         token = csrf_token(client, "/gibt-es-nicht")
         assert client.post(path, data={"csrf_token": token, "reason": "x"}).status_code == 403
@@ -262,7 +284,7 @@ def test_reviewer_may_not_use_transition_links(client, reviewed_once, reviewer_u
 def test_refused_transition_keeps_the_link_usable(client, case, staff_user, logged_in, make_user):
     """Marking reviewed without a review is refused; the link is not spent by that."""
     logged_in(staff_user)
-    path = path_of(case.id, "mark_reviewed")
+    path = path_of(case.id, "mark_reviewed", staff_user)
     response = confirm(client, path)
     assert response.status_code == 409
     assert state_of(case) == SUBMITTED
@@ -273,7 +295,7 @@ def test_link_for_a_final_case_shows_that_nothing_is_possible(client, case, staf
     workflow.apply_transition(case, "reject", user=staff_user, reason="Nicht förderfähig")
     db.session.commit()
     logged_in(staff_user)
-    path = path_of(case.id, "mark_reviewed")
+    path = path_of(case.id, "mark_reviewed", staff_user)
     page = client.get(path)
     assert page.status_code == 409
     assert "nicht möglich" in page.get_data(as_text=True)

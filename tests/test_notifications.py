@@ -12,12 +12,12 @@ import pytest
 from sqlalchemy import func, select, update
 
 from app import clock
-from app.cases import actionlinks, workflow
+from app.cases import inbox, workflow
 from app.cases.checks import check_eligibility
 from app.cases.workflow import TRANSITIONS, apply_transition
 from app.extensions import db
 from app.mail import compose, delivery
-from app.models import Notification, OutboxItem, User
+from app.models import Notification, OutboxItem, StaffNotice, User
 from tests.factories import create_application
 from tests.fixtures.pipeline import drain
 
@@ -34,6 +34,12 @@ def _staff() -> User:
     db.session.add(user)
     db.session.commit()
     return user
+
+
+def _write_staff_emails() -> None:
+    """Run the staff-notice job of every notice (as the worker does after the commit)."""
+    for notice_id in db.session.scalars(select(StaffNotice.id).order_by(StaffNotice.id)).all():
+        inbox.send_staff_notice(notice_id)
 
 
 def test_submission_records_receipt_and_check(app):
@@ -68,6 +74,8 @@ def test_staff_notice_follows_the_check_with_its_summary(app):
     )
     check_eligibility(application.id)
     check_eligibility(application.id)  # idempotent: one notice only
+    _write_staff_emails()
+    _write_staff_emails()  # the notice's job is idempotent too
     (staff,) = _notifications(application_id=application.id, kind="staff_new")
     assert staff.recipient == "staff@example.org" and staff.language == "de"
     assert "Nicht förderfähig" in staff.body_text
@@ -94,7 +102,9 @@ def test_links_come_from_base_url_not_the_request(app, client):
         assert compose.absolute_url("intake.status", token=token).startswith(
             "https://foerderung.example.org/"
         )
-        links = actionlinks.staff_links(application)
+        links = inbox.links_for(application, 1, inbox.LINK_ORDER)
+    # no reviewer account exists, so "request reviews" is not possible and not offered
+    assert set(links) == {"operations", "case", "reject"}
     assert links["case"] == f"https://foerderung.example.org/staff/cases/{application.id}"
     assert all(url.startswith("https://foerderung.example.org/") for url in links.values())
 
@@ -106,7 +116,7 @@ def test_links_come_from_base_url_not_the_request(app, client):
         ("mark_reviewed", [("reviewed", "applicant")]),
         ("fund", [("funded", "applicant")]),
         ("reject", [("rejected", "applicant")]),
-        ("withdraw", [("withdrawn", "staff@example.org")]),
+        ("withdraw", [("withdrawn", "staff@example.org")]),  # no staff account: shared only
         ("reopen", []),
     ],
 )
@@ -147,10 +157,16 @@ def test_every_transition_records_the_emails_its_preview_promised(app, monkeypat
     assert "Der Regionalbezug ist zu schwach." in rejected.body_text
 
     other, _ = create_application(title="Ein anderes Projekt")
+    expected = workflow.preview(other, "withdraw")
     apply_transition(other, "withdraw")
     db.session.commit()
+    # staff emails are notices first (one per person, written by their job after the commit)
+    notices = db.session.scalars(select(StaffNotice).filter_by(application_id=other.id)).all()
+    assert [(n.kind, n.recipient) for n in notices] == expected
+    assert {n.recipient for n in notices} == {"staff@example.org", "sb@example.org"}
+    _write_staff_emails()
     withdrawn = _notifications(application_id=other.id, kind="withdrawn")
-    assert [n.recipient for n in withdrawn] == ["staff@example.org"]
+    assert sorted(n.recipient for n in withdrawn) == ["sb@example.org", "staff@example.org"]
 
 
 def test_funded_email_names_granted_amount(app):

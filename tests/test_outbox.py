@@ -134,7 +134,12 @@ def test_job_that_keeps_failing_ends_as_visible_failed_row(app, fast_pipeline):
     outbox.record(check_eligibility, application_id=999999)
     db.session.commit()
     drain(app)
-    (row,) = _rows()
+    (row, *alert) = _rows()
+    # the failure is told by email (no admin account here: to the shared staff inbox)
+    assert [(a.job, a.status) for a in alert] == [
+        ("send_staff_notice", "done"),
+        ("send_notification", "done"),
+    ]
     assert row.status == "failed"
     assert row.attempts == 3  # first run and two retries
     assert "LookupError" in row.last_error and "999999" in row.last_error

@@ -85,7 +85,8 @@ def world(app, make_user, client_for):
     check = add_check(application, {"region": "pass", "funding_rate": "fail"})
     staff, reviewer = client_for(staff_user), client_for(reviewer_user)
     case = application.id
-    links = actionlinks.staff_links(application)
+    # every kind of email link, bound to the fuzzing staff member
+    links = {a: actionlinks.action_url(case, a, staff_user.id) for a in actionlinks.ACTIONS}
     posts = [
         *(
             f"/staff/cases/{case}/action/{a}"
@@ -101,6 +102,7 @@ def world(app, make_user, client_for):
         "/sprache",
         "/login",
         "/logout",
+        "/staff/notifications",
         *(link.removeprefix(app.config["BASE_URL"]) for link in links.values()),
     ]
     return {"staff": staff, "reviewer": reviewer, "posts": posts}

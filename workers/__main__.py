@@ -24,7 +24,7 @@ from redis.exceptions import RedisError
 
 import workers
 from app import create_app
-from app.cases import retention
+from app.cases import inbox, retention
 from app.extensions import db
 from app.jobs import outbox
 
@@ -47,6 +47,7 @@ def redispatch_once(app: Flask) -> None:
             log.exception("outbox re-dispatch failed")
         finally:
             db.session.remove()
+    inbox.run_schedule(app)  # staff digests due now (app.cases.inbox)
 
 
 def schedule_daily_once(app: Flask) -> None:

@@ -65,8 +65,9 @@ def request_reset(email: str) -> bool:
     user = find_user(email)
     if user is None or not user.active:
         return False
-    compose.record_account_email(
+    compose.record(
         compose.PASSWORD_RESET,
+        None,  # about an account, not a case
         user.email,
         compose.STAFF_LANGUAGE,
         personal_link=PERSONAL_LINK,

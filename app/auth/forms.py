@@ -1,10 +1,10 @@
-"""Forms of the login page and of the email action confirmation pages."""
+"""Forms of the login page."""
 
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import EmailField, PasswordField, StringField, TextAreaField
+from wtforms import EmailField, PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length
 
 from app.web.fields import one_line
@@ -20,20 +20,6 @@ class LoginForm(FlaskForm):
         _l("Passwort"),
         validators=[DataRequired(_l("Bitte geben Sie Ihr Passwort ein.")), Length(max=1024)],
         render_kw={"autocomplete": "current-password"},
-    )
-
-
-class ConfirmActionForm(FlaskForm):
-    """Button-only confirmation of an email action (CSRF token only)."""
-
-
-class RejectActionForm(FlaskForm):
-    reason = TextAreaField(
-        _l("Begründung der Ablehnung (wird der Antragstellerin / dem Antragsteller mitgeteilt)"),
-        validators=[
-            DataRequired(_l("Bitte geben Sie einen Grund an.")),
-            Length(max=5000, message=_l("Bitte fassen Sie sich kürzer (höchstens 5000 Zeichen).")),
-        ],
     )
 
 

@@ -1,4 +1,4 @@
-"""Login, logout and the confirmation pages behind email action links."""
+"""Login and logout. (The confirmation pages behind email action links: app.inbox.)"""
 
 from __future__ import annotations
 
@@ -17,22 +17,17 @@ from flask import (
 from flask_babel import gettext as _
 from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_user, logout_user
-from sqlalchemy.exc import IntegrityError
 
 from app import accounts, clock
 from app.accounts import passwordreset, twofactor
 from app.auth.forms import (
-    ConfirmActionForm,
     ForgotPasswordForm,
     LoginForm,
-    RejectActionForm,
     ResetPasswordForm,
     TwoFactorForm,
     TwoFactorSetupForm,
 )
-from app.cases import actionlinks, workflow
 from app.extensions import db, limiter
-from app.models import Application
 from app.web import limits
 from app.web.security import roles_required, safe_next
 
@@ -314,102 +309,3 @@ def logout():
     _end_session()
     flash(_("Sie haben sich abgemeldet."), "info")
     return redirect(url_for("auth.login"))
-
-
-# --- email action links -----------------------------------------------------------------
-
-
-@bp.route("/action/<action>/<token>", methods=["GET", "POST"])
-@roles_required("staff", "admin", "reviewer")
-def action_link(action: str, token: str):
-    """Confirmation page (GET) and execution (POST) of a signed email action link."""
-    g.no_store = True
-    try:
-        link = actionlinks.read_token(action, token)
-    except actionlinks.ActionLinkError as exc:
-        return _link_refused(exc)
-    if link.action == actionlinks.OPEN:
-        return redirect(_case_url(link.case_id))
-    if not current_user.is_staff:
-        abort(403)
-    application = db.session.get(Application, link.case_id)
-    if application is None:
-        abort(404)
-    try:
-        actionlinks.check_unused(link)
-    except actionlinks.ActionLinkError as exc:
-        return _link_refused(exc, application)
-
-    transition = workflow.TRANSITIONS[link.action]
-    form = RejectActionForm() if link.action == actionlinks.REJECT else ConfirmActionForm()
-    # Said up front, before any button: a final case, or no review yet to mark reviewed.
-    blocked = workflow.blocked_reason(application, link.action)
-    status = 200 if blocked is None else 409
-    if request.method == "POST" and blocked is None:
-        if form.validate_on_submit():
-            user = current_user._get_current_object()
-            reason = form.reason.data if link.action == actionlinks.REJECT else None
-            try:
-                workflow.apply_transition(application, link.action, user=user, reason=reason)
-                actionlinks.mark_used(link, user)
-                db.session.commit()
-            except workflow.TransitionError as exc:
-                db.session.rollback()
-                flash(str(exc.message), "error")
-                status = 409
-            except IntegrityError:
-                # The same link was used a moment ago; that change stands, this one is void.
-                db.session.rollback()
-                return _link_refused(
-                    actionlinks.ActionLinkError(
-                        _("Dieser Link wurde bereits verwendet. Es wurde nichts geändert."),
-                        status=410,
-                        case_id=link.case_id,
-                    )
-                )
-            else:
-                flash(_done_message(link.action, application), "success")
-                return redirect(_case_url(application.id))
-        else:
-            status = 400
-    return (
-        render_template(
-            "auth/action_confirm.html",
-            application=application,
-            action=link.action,
-            transition=transition,
-            blocked=blocked,
-            form=form,
-            emails=workflow.preview(application, link.action),
-            case_url=_case_url(application.id),
-        ),
-        status,
-    )
-
-
-def _link_refused(exc: actionlinks.ActionLinkError, application: Application | None = None):
-    # Case details only for staff: a reviewer holding a staff link learns nothing from it.
-    if application is None and exc.case_id is not None and current_user.is_staff:
-        application = db.session.get(Application, exc.case_id)
-    case_url = _case_url(application.id) if application is not None else None
-    return (
-        render_template(
-            "auth/action_refused.html",
-            message=exc.message,
-            application=application,
-            case_url=case_url,
-        ),
-        exc.status,
-    )
-
-
-def _case_url(case_id: int) -> str:
-    """The case page in the user's area."""
-    staff_side = not current_user.is_authenticated or current_user.is_staff
-    return url_for("staff.case" if staff_side else "review.case", case_id=case_id)
-
-
-def _done_message(action: str, application: Application) -> str:
-    if action == actionlinks.MARK_REVIEWED:
-        return _("Fall %(ref)s ist jetzt als begutachtet markiert.", ref=application.reference)
-    return _("Fall %(ref)s wurde abgelehnt.", ref=application.reference)

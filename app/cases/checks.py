@@ -12,13 +12,13 @@ from __future__ import annotations
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from app import clock, eligibility
 from app.cases import findings as render
-from app.cases.actionlinks import staff_links
+from app.cases import notices
 from app.extensions import db
 from app.jobs import job
 from app.labels import OUTCOME_LABELS, RULE_OUTCOME_LABELS
@@ -31,7 +31,6 @@ from app.models import (
     EligibilityResult,
     Event,
     FundingRound,
-    Notification,
     User,
 )
 
@@ -277,15 +276,7 @@ def check_eligibility(application_id: int) -> str:
 def _record_emails(application: Application, check: EligibilityCheck) -> None:
     findings = [r for r in check.results if r.effective_outcome in ("remark", "fail")]
     context: dict[str, Any] = {"check": check, "findings": findings}
-    already_told = db.session.scalar(
-        select(func.count(Notification.id)).filter_by(application_id=application.id, kind=STAFF_NEW)
-    )
-    if not already_told:
-        compose.record_all(
-            application,
-            FIRST_CHECK_EMAILS,
-            links=staff_links(application),
-            rule_name=render.rule_name,  # rendered inside the email's force_locale
-            **context,
-        )
+    if not notices.already_told(application, STAFF_NEW):
+        # the staff email is written by app.cases.inbox, which reads the check by its id
+        notices.record_all(application, FIRST_CHECK_EMAILS, facts={"check_id": check.id})
     compose.record_all(application, RESULT_EMAILS, rule_name=render.rule_name, **context)

@@ -19,8 +19,7 @@ from typing import Any
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select, update
 
-from app.cases import budget, statuslinks
-from app.cases.actionlinks import staff_links
+from app.cases import budget, notices, statuslinks
 from app.cases.checks import check_eligibility, failed_results, latest_check
 from app.errors import UserError
 from app.extensions import db
@@ -172,7 +171,7 @@ def allowed_actions(application: Application, actor: str) -> list[Transition]:
 
 def preview(application: Application, action: str) -> list[tuple[str, str]]:
     """``[(kind, recipient), …]``: the emails the transition sends, read from the table."""
-    return compose.preview(application, TRANSITIONS[action].emails)
+    return notices.preview(application, TRANSITIONS[action].emails)
 
 
 def blockers(application: Application, action: str) -> list[Any]:
@@ -289,9 +288,11 @@ def _record_emails(
         return
     # The status link goes into the applicant's emails at send time only (statuslinks):
     # the stored copy, which staff read in the email log, holds a placeholder instead.
-    compose.record_all(
+    # Staff emails become notices (app.cases.notices), sent at once or in the digest.
+    notices.record_all(
         application,
         transition.emails,
+        facts={"event_id": event.id},
         event=event,
         reason=event.comment,
         status_url=statuslinks.redacted_url() if status_token else None,
@@ -301,9 +302,6 @@ def _record_emails(
             if email.audience == APPLICANT
         }
         if status_token
-        else None,
-        links=staff_links(application)
-        if any(email.audience == STAFF for email in transition.emails)
         else None,
         check=latest_check(application),
     )

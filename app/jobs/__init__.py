@@ -22,6 +22,9 @@ class JobSpec:
     queue: str
     # called as on_final_failure(error, **payload) once RQ gave up on the job
     on_final_failure: Callable[..., None] | None = None
+    # tell the failure listeners (the admins' alert) when it failed for good; False for jobs
+    # that report their failures themselves (an email's delivery reports the email)
+    alerts: bool = True
 
     @property
     def path(self) -> str:
@@ -31,9 +34,24 @@ class JobSpec:
 
 REGISTRY: dict[str, JobSpec] = {}
 
+# Called as listener(job_name, error, payload) when a job with ``alerts`` failed for good.
+# The domain registers its listener (app.cases.notices alerts the admins); this package
+# knows nothing of who is told.
+FAILURE_LISTENERS: list[Callable[[str, str, dict[str, Any]], None]] = []
+
+
+def add_failure_listener(listener: Callable[[str, str, dict[str, Any]], None]):
+    """Register ``listener`` for every job that failed for good (once per listener)."""
+    if listener not in FAILURE_LISTENERS:
+        FAILURE_LISTENERS.append(listener)
+    return listener
+
 
 def job(
-    *, queue: str, on_final_failure: Callable[..., None] | None = None
+    *,
+    queue: str,
+    on_final_failure: Callable[..., None] | None = None,
+    alerts: bool = True,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register the decorated function as a background job on ``queue``.
 
@@ -46,7 +64,7 @@ def job(
         existing = REGISTRY.get(name)
         if existing is not None and existing.path != f"{func.__module__}.{func.__qualname__}":
             raise ValueError(f"job name {name!r} is taken by {existing.path}")
-        REGISTRY[name] = JobSpec(name, func, queue, on_final_failure)
+        REGISTRY[name] = JobSpec(name, func, queue, on_final_failure, alerts)
         return func
 
     return register

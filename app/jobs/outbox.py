@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 
 from app import clock
 from app.extensions import db
-from app.jobs import REGISTRY, JobSpec, spec
+from app.jobs import FAILURE_LISTENERS, REGISTRY, JobSpec, spec
 from app.models import OutboxItem
 
 log = logging.getLogger(__name__)
@@ -43,8 +43,9 @@ _SESSION_KEY = "outbox_new"
 _REDIS_KEY = "outbox_redis"
 
 
-def record(job: Callable[..., Any], **payload: Any) -> OutboxItem:
-    """Add an outbox row for the registered ``job`` function to the current transaction."""
+def record(job: Callable[..., Any] | str, **payload: Any) -> OutboxItem:
+    """Add an outbox row for the registered ``job`` (function or name) to the current
+    transaction."""
     job_spec = spec(job)
     item = OutboxItem(job=job_spec.name, queue=job_spec.queue, payload=payload, status="pending")
     db.session.add(item)
@@ -323,6 +324,14 @@ def _on_final_failure(job: Job, error: str) -> None:
     job_spec: JobSpec | None = next((s for s in REGISTRY.values() if s.path == job.func_name), None)
     if job_spec is not None and job_spec.on_final_failure is not None:
         job_spec.on_final_failure(error, **(job.kwargs or {}))
+    if job_spec is None or job_spec.alerts:
+        name = job_spec.name if job_spec is not None else str(job.func_name)
+        for listener in FAILURE_LISTENERS:
+            try:
+                listener(name, error, dict(job.kwargs or {}))
+            except Exception:  # an alert that cannot be recorded must not hide the failure
+                db.session.rollback()
+                log.exception("outbox: failure listener %r failed", listener)
 
 
 # --- status ------------------------------------------------------------------------------

@@ -35,9 +35,18 @@ REJECTED = "rejected"
 WITHDRAWN = "withdrawn"
 REVIEW_REQUEST = "review_request"
 PASSWORD_RESET = "password_reset"  # noqa: S105 - an email kind
+# Staff inbox (app.cases.notices): events that need a staff decision, alerts, the digest.
+REVIEW_RECORDED = "review_recorded"
+REVIEWS_COMPLETE = "reviews_complete"
+REVIEW_CONFLICT = "review_conflict"
+EMAIL_FAILED = "email_failed"
+JOB_FAILED = "job_failed"
+STAFF_DIGEST = "staff_digest"
 
-# Audiences: who an email declared as ``Email(kind, audience)`` goes to.
-APPLICANT, STAFF = "applicant", "staff"
+# Audiences: who an email declared as ``Email(kind, audience)`` goes to. Staff and admin
+# emails go through app.cases.notices (per person, with their preferences); this module
+# only knows the applicant's address.
+APPLICANT, STAFF, ADMINS = "applicant", "staff", "admins"
 
 
 @dataclass(frozen=True)
@@ -56,12 +65,10 @@ def absolute_url(endpoint: str, **values: Any) -> str:
 
 
 def recipients(application: Application, audience: str) -> list[tuple[str, str]]:
-    """(address, language) pairs of an audience."""
+    """(address, language) pairs of the applicant audience (staff: app.cases.notices)."""
     if audience == APPLICANT:
         return [(application.contact_email, application.language)]
-    if audience == STAFF:
-        return [(address, STAFF_LANGUAGE) for address in current_app.config["STAFF_EMAILS"]]
-    raise ValueError(f"unknown audience {audience!r}")
+    raise ValueError(f"audience {audience!r} is not addressed by app.mail.compose")
 
 
 def preview(application: Application, emails: Iterable[Email]) -> list[tuple[str, str]]:
@@ -74,18 +81,19 @@ def preview(application: Application, emails: Iterable[Email]) -> list[tuple[str
 
 
 def render(
-    kind: str, application: Application, language: str, **context: Any
+    kind: str, application: Application | None, language: str, **context: Any
 ) -> tuple[str, str, str]:
-    """(subject, text body, HTML body) of one email, in ``language``."""
+    """(subject, text body, HTML body) of one email, in ``language``. ``application`` is None
+    for emails about no single case (a digest, an operations alert)."""
     jinja = current_app.jinja_env
     with force_locale(language):
-        names = district_names(application.round, language)
-        context.update(
-            application=application,
-            language=language,
-            round_name=application.round.name(language),
-            districts=[names.get(ags, ags) for ags in application.districts],
-        )
+        context.update(application=application, language=language)
+        if application is not None:
+            names = district_names(application.round, language)
+            context.update(
+                round_name=application.round.name(language),
+                districts=[names.get(ags, ags) for ags in application.districts],
+            )
         # Flask's context processors (e.g. the current language) as render_template adds them
         current_app.update_template_context(context)
         text_module = jinja.get_template(f"email/{kind}.txt").make_module(context)
@@ -95,46 +103,9 @@ def render(
     return subject, text, html
 
 
-def render_plain(kind: str, language: str, **context: Any) -> tuple[str, str, str]:
-    """(subject, text body, HTML body) of an email that concerns no case (accounts)."""
-    jinja = current_app.jinja_env
-    with force_locale(language):
-        context["language"] = language
-        current_app.update_template_context(context)
-        text_module = jinja.get_template(f"email/{kind}.txt").make_module(context)
-        subject = " ".join(str(text_module.subject).split())
-        text = str(text_module)
-        html = jinja.get_template(f"email/{kind}.html").render(subject=subject, **context)
-    return subject, text, html
-
-
-def record_account_email(
-    kind: str, recipient: str, language: str, *, personal_link: str | None = None, **context: Any
-) -> Notification:
-    """Add one email about an account (no case) to the current transaction, like ``record``."""
-    subject, text, html = render_plain(kind, language, **context)
-    notification = Notification(
-        application_id=None,
-        recipient=recipient,
-        kind=kind,
-        language=language,
-        subject=subject[:255],
-        body_text=text,
-        body_html=html,
-        status="pending",
-        message_id=message_id(),
-        personal_link=personal_link,
-        created_at=clock.now(),
-    )
-    db.session.add(notification)
-    db.session.flush()
-    outbox.record(send_notification, notification_id=notification.id)
-    return notification
-
-
 def record(
     kind: str,
-    application: Application,
+    application: Application | None,
     recipient: str,
     language: str,
     *,
@@ -142,13 +113,14 @@ def record(
     **context: Any,
 ) -> Notification:
     """Add one email (notification row + outbox row) to the current transaction.
+    ``application`` is None for an email about no single case (an account, a digest, an alert).
 
     ``personal_link`` names a secret link whose secret the rendered bodies hold only as
     ``delivery.SECRET_PLACEHOLDER``; delivery puts it in when sending (see delivery).
     """
     subject, text, html = render(kind, application, language, **context)
     notification = Notification(
-        application_id=application.id,
+        application_id=application.id if application is not None else None,
         recipient=recipient,
         kind=kind,
         language=language,

@@ -13,6 +13,7 @@ This module knows nothing of cases or templates: it sends what ``app.mail.compos
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import smtplib
 import ssl
 from collections.abc import Callable
@@ -32,6 +33,29 @@ from app.models import Notification
 
 # Stored in ``last_error`` (the operations page is German, like the staff's work).
 HEADER_ERROR = "Ungültige Kopfzeile (Zeilenumbruch im Betreff oder in einer Adresse)"
+log = logging.getLogger(__name__)
+
+# Called as listener(notification_id) inside a transaction once an email failed for good;
+# the caller commits. The domain registers its alert (app.cases.notices).
+EMAIL_FAILURE_LISTENERS: list[Callable[[int], None]] = []
+
+
+def add_failure_listener(listener: Callable[[int], None]):
+    """Register ``listener`` for every email that failed for good (once per listener)."""
+    if listener not in EMAIL_FAILURE_LISTENERS:
+        EMAIL_FAILURE_LISTENERS.append(listener)
+    return listener
+
+
+def _failed_for_good(notification_id: int) -> None:
+    """Tell the listeners (own transaction); an alert that fails must not hide the failure."""
+    for listener in EMAIL_FAILURE_LISTENERS:
+        try:
+            listener(notification_id)
+            db.session.commit()
+        except Exception:
+            db.session.rollback()
+            log.exception("delivery: failure listener %r failed", listener)
 
 
 class TemporaryDeliveryError(Exception):
@@ -196,6 +220,7 @@ def deliver(notification_id: int, *, final_attempt: bool = False) -> str:
         # staff can read on the operations page, never left "sending".
         error = f"{HEADER_ERROR}: {type(exc).__name__} {exc}".strip()
         _set(notification_id, status="failed", last_error=error[:2000])
+        _failed_for_good(notification_id)
         return "failed"
     except (smtplib.SMTPException, OSError) as exc:  # OSError covers timeouts
         temporary, error = _smtp_error(exc)
@@ -203,6 +228,7 @@ def deliver(notification_id: int, *, final_attempt: bool = False) -> str:
             _set(notification_id, only_if="sending", status="pending", last_error=error[:2000])
             raise TemporaryDeliveryError(error) from exc
         _set(notification_id, status="failed", last_error=error[:2000])
+        _failed_for_good(notification_id)
         if temporary:
             raise TemporaryDeliveryError(error) from exc
         return "failed"
@@ -218,11 +244,14 @@ def mark_failed(error: str, *, notification_id: int, **_payload: Any) -> None:
         .values(status="failed", last_error=error[:2000])
         .execution_options(synchronize_session=False)
     )
-    db.session.execute(stmt)
+    changed = db.session.execute(stmt).rowcount
     db.session.commit()
+    if changed:
+        _failed_for_good(notification_id)
 
 
-@job(queue="emails", on_final_failure=mark_failed)
+# Its failures are reported per email (``_failed_for_good``), not as a failed job.
+@job(queue="emails", on_final_failure=mark_failed, alerts=False)
 def send_notification(notification_id: int) -> str:
     """Deliver one recorded email (claim, send, mark); see ``deliver``."""
     current = get_current_job()

@@ -13,7 +13,7 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from sqlalchemy.exc import SQLAlchemyError
 
-from app import eligibility, formatting, labels, programmes
+from app import formatting, labels, programmes
 from app.extensions import db
 from app.models import DECLARATIONS, FundingRound
 
@@ -40,18 +40,9 @@ def priority_label(rnd: FundingRound, code: str) -> str:
 
 
 def rule_label(rule: str | None) -> str:
-    """A rule's display name in the reader's language, from the rule engine's own names
-    (whatever mapping it keeps), falling back to the code."""
-    names = getattr(eligibility, "RULE_NAMES", {}) or {}
-    name = names.get(rule or "")
-    if name is None:
-        return rule or ""
-    if isinstance(name, str):
-        return name
-    if isinstance(name, dict):
-        return str(name.get(_current_language()) or name.get("de") or rule)
-    # a (German, English) pair
-    return str(name[1] if _current_language() == "en" and len(name) > 1 else name[0])
+    """A rule's display name in the reader's language (``labels.RULE_LABELS``), else its code."""
+    label = labels.RULE_LABELS.get(rule or "")
+    return str(label) if label is not None else (rule or "")
 
 
 def funders_notice(language: str) -> dict | None:
@@ -93,7 +84,6 @@ GLOBALS = {
     "field_labels": labels.FIELD_LABELS,
     "language_labels": labels.LANGUAGE_LABELS,
     "legal_form_labels": labels.LEGAL_FORM_LABELS,
-    "rule_labels": labels.RULE_LABELS,
     "declaration_fields": DECLARATIONS,
     "action_labels": labels.ACTION_LABELS,
     "district_label": district_label,
