@@ -307,9 +307,9 @@ def test_link_for_a_final_case_shows_that_nothing_is_possible(client, case, staf
 @pytest.mark.parametrize("app", ["sqlite"], indirect=True)
 def test_links_in_emails_sent_before_the_url_change_still_work(app, client, case, make_user):
     """Old German paths answer with a 308 to the new place, keeping the token and the method."""
-    make_user("staff", email="team@example.org")
+    team = make_user("staff", email="team@example.org")
     login(client, "team@example.org")
-    new_path = path_of(case.id, "reject")
+    new_path = path_of(case.id, "reject", team)
     old_path = new_path.replace("/action/", "/aktion/", 1)
     moved = client.get(old_path)
     assert moved.status_code == 308

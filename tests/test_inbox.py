@@ -285,7 +285,9 @@ def test_whole_life_driven_from_daily_digests(
     assert "Alle angefragten Gutachten liegen vor" in text
     assert offered(second) == {"mark_reviewed", "fund", "reject"}
 
-    # fund with the requested amount, as proposed
+    # fund with the requested amount, as proposed: a new day, a new login (a login ends
+    # after SESSION_ABSOLUTE_HOURS)
+    staff = client_for(dora)
     confirm(staff, action_path(second, "fund"), {"granted_amount": "70.000"})
     application = state_of(case_id)
     assert application.state == "funded" and application.granted_amount == 7_000_000
