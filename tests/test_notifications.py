@@ -138,7 +138,10 @@ def test_every_transition_records_the_emails_its_preview_promised(app, monkeypat
     monkeypatch.setattr("app.cases.workflow._needs_valid_grant", lambda *a: None)
     monkeypatch.setattr(
         "app.cases.workflow.TRANSITIONS",
-        {k: t.__class__(**{**t.__dict__, "checks": ()}) for k, t in TRANSITIONS.items()},
+        {
+            k: t.__class__(**{**t.__dict__, "checks": (), "preconditions": ()})
+            for k, t in TRANSITIONS.items()
+        },
     )
     steps = [
         ("mark_reviewed", {}),
