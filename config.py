@@ -231,8 +231,10 @@ class Config:
         # Calendar years after the year of the project end: the final payment follows the
         # proof of use in the next year, then Art. 82 CPR / ANBest-P 6.9 keep five more.
         self.RETENTION_FUNDED_YEARS = env_int("RETENTION_FUNDED_YEARS", 6)
-        # Hour (Europe/Berlin) from which the worker starts the day's retention run.
+        # Hour (Europe/Berlin) from which the worker starts the day's retention run; off, the
+        # operator runs ``flask --app wsgi retention run`` by other means.
         self.RETENTION_RUN_HOUR = env_int("RETENTION_RUN_HOUR", 3)
+        self.RETENTION_RUN_DAILY = env_bool("RETENTION_RUN_DAILY", True)
 
     def fill_operator_placeholders(self) -> None:
         for name, value in OPERATOR_PLACEHOLDERS.items():

@@ -425,6 +425,8 @@ def test_daily_run_is_recorded_once_per_day_from_the_configured_hour(app):
         )
         == 2
     )
+    app.config["RETENTION_RUN_DAILY"] = False  # the operator schedules the CLI instead
+    assert not retention.record_daily_run(at_berlin(day + dt.timedelta(days=2), dt.time(4, 0)))
 
 
 def test_the_worker_helper_records_the_daily_run(app):

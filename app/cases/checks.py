@@ -184,8 +184,7 @@ def precheck(funding_round: FundingRound, fields: dict[str, Any]) -> eligibility
 def _store(application: Application, report: eligibility.Report, run: int) -> EligibilityCheck:
     """Add the report as check ``run``, its messages rendered in both languages."""
     results = []
-    for r in report.results:
-        text = render.messages(r)
+    for r, text in zip(report.results, render.report_messages(report), strict=True):
         results.append(
             EligibilityResult(
                 rule=r.rule, outcome=r.outcome, message_de=text["de"], message_en=text["en"]

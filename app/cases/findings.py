@@ -83,6 +83,16 @@ def messages(result: RuleResult) -> dict[str, str]:
     return {language: render(result.message, language) for language in LANGUAGES}
 
 
+def report_messages(report: Report) -> list[dict[str, str]]:
+    """``messages`` for every result, one locale switch per language (not per rule)."""
+    texts: list[dict[str, str]] = [{} for _ in report.results]
+    for language in LANGUAGES:
+        with force_locale(language):
+            for text, result in zip(texts, report.results, strict=True):
+                text[language] = _text(result.message)
+    return texts
+
+
 def rule_name(rule: str) -> str:
     """The short name of a rule in the current language."""
     label = labels.RULE_LABELS.get(rule)

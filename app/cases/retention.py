@@ -448,11 +448,14 @@ def run_retention() -> str:
 
 def record_daily_run(now: dt.datetime | None = None) -> bool:
     """Record today's retention run in the outbox unless one was recorded today already
-    (from ``RETENTION_RUN_HOUR``, Europe/Berlin). Commits; True if a run was recorded.
+    (from ``RETENTION_RUN_HOUR``, Europe/Berlin; never with ``RETENTION_RUN_DAILY`` off).
+    Commits; True if a run was recorded.
 
     Called by the worker's periodic helper; the outbox row makes the run durable like any
     other job. Two workers racing may record two runs on one day: the run is idempotent.
     """
+    if not current_app.config["RETENTION_RUN_DAILY"]:
+        return False
     now = now or clock.now()
     local = now.astimezone(clock.BERLIN)
     if local.hour < int(current_app.config["RETENTION_RUN_HOUR"]):
