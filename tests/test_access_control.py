@@ -51,7 +51,7 @@ def routes(
         ("POST", f"{c}/results/{result_id}/override", {"outcome": "pass", "comment": ""}, "staff"),
         ("POST", f"{c}/review-requests", {}, "staff"),
         ("POST", f"{o}/check/rerun", {}, "staff"),
-        ("POST", f"{c}/auskunft", {}, "staff"),
+        ("POST", f"{c}/data-export", {}, "staff"),
         ("GET", f"{c}/erase", {}, "admin"),
         ("POST", f"{c}/erase", {"reason": "Löschantrag"}, "admin"),  # refused: the case is open
         ("GET", "/staff/notifications", {}, "staff"),

@@ -591,9 +591,9 @@ def test_staff_produce_the_same_export_from_the_case_page(
     db.session.commit()
     client = logged_in(staff_user)
     url = f"/staff/cases/{application.id}"
-    assert f"{url}/auskunft" in client.get(url).get_data(as_text=True)
+    assert f"{url}/data-export" in client.get(url).get_data(as_text=True)
     archive = _open_zip(
-        client.post(f"{url}/auskunft", data={"csrf_token": csrf_token(client, url)})
+        client.post(f"{url}/data-export", data={"csrf_token": csrf_token(client, url)})
     )
     exported = json.loads(archive.read(f"{application.reference}.json"))
     assert exported["application"]["org_name"] == application.org_name
@@ -607,6 +607,6 @@ def test_staff_produce_the_same_export_from_the_case_page(
 def test_reviewers_cannot_export(app, logged_in, reviewer_user):
     application, _token = create_application()
     client = logged_in(reviewer_user)
-    url = f"/staff/cases/{application.id}/auskunft"
+    url = f"/staff/cases/{application.id}/data-export"
     response = client.post(url, data={"csrf_token": csrf_token(client, "/review/")})
     assert response.status_code == 403

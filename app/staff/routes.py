@@ -124,7 +124,7 @@ def _review_request_form(application: Application) -> ReviewRequestForm:
     return form
 
 
-@bp.post("/cases/<int:case_id>/auskunft")
+@bp.post("/cases/<int:case_id>/data-export")
 @roles_required(*STAFF_ROLES)
 def data_export(case_id: int):
     """The applicant's Art. 15 copy, produced by staff (e.g. for a request by letter)."""
