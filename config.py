@@ -187,6 +187,8 @@ class Config:
         self.PROXY_FIX_X_FOR = env_int("PROXY_FIX_X_FOR", 0)
         self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
         self.WTF_CSRF_TIME_LIMIT = None  # the form may take an hour; the session still bounds it
+        # Strict-Transport-Security max-age; 0 sends no header (development runs on http).
+        self.HSTS_SECONDS = env_int("HSTS_SECONDS", 365 * 24 * 3600)
         self._read_operator()
         self._read_retention()
 
@@ -243,8 +245,6 @@ class Config:
 
     def missing_operator_details(self) -> list[str]:
         return [name for name in OPERATOR_REQUIRED if not getattr(self, name)]
-        # Strict-Transport-Security max-age; 0 sends no header (development runs on http).
-        self.HSTS_SECONDS = env_int("HSTS_SECONDS", 365 * 24 * 3600)
 
 
 class DevelopmentConfig(Config):

@@ -18,6 +18,7 @@ from app.models import AccountEvent, Notification, User
 from config import ProductionConfig
 from tests.fixtures.auth import PASSWORD, csrf_token, enable_two_factor, login
 from tests.fixtures.pipeline import drain
+from tests.test_config import OPERATOR_VALUES
 
 
 def _password_step(client, email: str, password: str = PASSWORD):
@@ -35,6 +36,8 @@ def _code_step(client, code: str):
 
 def test_totp_is_required_by_default_in_production(monkeypatch):
     monkeypatch.setenv("SECRET_KEY", "s" * 40)
+    for name, value in OPERATOR_VALUES.items():
+        monkeypatch.setenv(name, value)
     monkeypatch.delenv("TOTP_REQUIRED", raising=False)
     assert ProductionConfig().TOTP_REQUIRED is True
 

@@ -351,8 +351,8 @@ def test_every_kind_of_page_reflows_and_passes_axe(live_server, js_browser, axe_
     db.session.commit()
     # Plain values from here on: touching a row again would open a transaction, and SQLite's
     # write lock would keep the server's requests waiting.
-    waiting_id, reviewed_id = waiting.id, reviewed.id
-    reject_link = urlsplit(actionlinks.action_url(waiting_id, "reject")).path
+    waiting_id, reviewed_id, staff_id = waiting.id, reviewed.id, staff.id
+    reject_link = urlsplit(actionlinks.action_url(waiting_id, "reject", staff_id)).path
     staff_email, reviewer_email = staff.email, reviewer.email
     db.session.commit()
 

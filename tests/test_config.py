@@ -260,6 +260,8 @@ def test_unset_app_env_refuses_to_start_without_a_secret_key():
 
 def test_unset_app_env_with_a_real_key_runs_as_production(monkeypatch):
     monkeypatch.setenv("SECRET_KEY", "x" * 40)
+    for name, value in OPERATOR_VALUES.items():
+        monkeypatch.setenv(name, value)
     settings = config_from_env()
     assert isinstance(settings, ProductionConfig)
     assert settings.SECRET_KEY == "x" * 40
@@ -295,6 +297,8 @@ def _headers_of(settings, tmp_path):
 
 def test_hsts_outside_development(monkeypatch, tmp_path):
     monkeypatch.setenv("SECRET_KEY", "p" * 40)
+    for name, value in OPERATOR_VALUES.items():
+        monkeypatch.setenv(name, value)
     for settings in (ProductionConfig(), TestingConfig()):
         hsts = _headers_of(settings, tmp_path)["Strict-Transport-Security"]
         assert hsts == "max-age=31536000; includeSubDomains"

@@ -37,6 +37,7 @@ from tests.factories import (
     create_application,
     create_reviewed_application,
     hidden_fields,
+    pdf_bytes,
     post_application,
     submit_via_form,
     valid_form_data,
@@ -45,7 +46,7 @@ from tests.fixtures.auth import csrf_token, login
 from tests.fixtures.pipeline import run_worker_process
 from workers.__main__ import schedule_daily_once
 
-PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+PDF = pdf_bytes()  # a real PDF: uploads are opened with pypdf
 BERLIN_NOON = dt.time(12, 0)
 
 
@@ -401,7 +402,9 @@ def test_a_case_whose_email_is_still_being_sent_waits_for_the_next_run(app):
     application, _token = create_application()
     close_case(application, "withdraw", dt.date(2020, 1, 1))
     db.session.execute(
-        update(Notification).where(Notification.kind == "withdrawn").values(status="pending")
+        update(Notification)
+        .where(Notification.application_id == application.id)
+        .values(status="pending")
     )
     db.session.commit()
     report = retention.run(dt.date(2030, 1, 1))

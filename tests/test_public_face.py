@@ -194,7 +194,7 @@ def test_transition_page_without_a_review_offers_no_button(staff_user, client_fo
 def test_action_link_page_without_a_review_offers_no_button(staff_user, client_for):
     application, _ = create_application()
     db.session.commit()
-    path = urlsplit(actionlinks.action_url(application.id, "mark_reviewed")).path
+    path = urlsplit(actionlinks.action_url(application.id, "mark_reviewed", staff_user.id)).path
     response = client_for(staff_user).get(path)
     html = _html(response)
     assert response.status_code == 409

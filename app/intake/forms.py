@@ -194,7 +194,7 @@ class ApplicationForm(FlaskForm):
         _l("Registergericht"),
         validators=[Length(max=100, message=_TOO_LONG)],
         filters=[one_line],
-        description=_l("Bei GmbH, gGmbH, AG, eG und e. V.: das Amtsgericht des Registers"),
+        description=_l("Das Amtsgericht des Registers (bei GmbH, gGmbH, AG, eG und e. V.)"),
     )
     register_number = StringField(
         _l("Registernummer"),
