@@ -881,6 +881,7 @@ def test_the_engine_imports_no_flask_and_no_database():
             "dataclasses",
             "fractions",
             "typing",
+            "dateutil",  # month arithmetic (relativedelta)
             "app",
         }
 

@@ -16,7 +16,6 @@ closed cases (funded, rejected, withdrawn) are ever touched; a CHECK constraint 
 
 from __future__ import annotations
 
-import calendar
 import datetime as dt
 import secrets
 from dataclasses import dataclass
@@ -29,6 +28,7 @@ from sqlalchemy import String, Text, func, select, update
 
 from app import clock, formatting
 from app.cases import submission, uploads
+from app.eligibility import add_months
 from app.errors import UserError
 from app.extensions import db
 from app.jobs import job, outbox, spec
@@ -162,13 +162,6 @@ KEPT_COLUMNS = frozenset(
 
 ANONYMISED = "anonymised"  # event kind: retention period over
 ERASED = "erased"  # event kind: early erasure by an administrator
-
-
-def add_months(day: dt.date, months: int) -> dt.date:
-    """``day`` plus whole months; the 31st becomes the month's last day where needed."""
-    month_index = day.month - 1 + months
-    year, month = day.year + month_index // 12, month_index % 12 + 1
-    return dt.date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
 # --- when --------------------------------------------------------------------------------

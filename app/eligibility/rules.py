@@ -14,6 +14,8 @@ import re
 import unicodedata
 from fractions import Fraction
 
+from dateutil.relativedelta import relativedelta
+
 from app import funding
 from app.eligibility.engine import (
     FAIL,
@@ -50,12 +52,7 @@ LOWER_SAXONY = "NI"
 
 def add_months(day: dt.date, months: int) -> dt.date:
     """``day`` moved by whole calendar months, clamped to the end of a shorter month."""
-    index = day.year * 12 + day.month - 1 + months
-    year, month = divmod(index, 12)
-    month += 1
-    next_month = dt.date(year + month // 12, month % 12 + 1, 1)
-    last_day = (next_month - dt.timedelta(days=1)).day
-    return dt.date(year, month, min(day.day, last_day))
+    return day + relativedelta(months=months)
 
 
 def project_months(start: dt.date, end: dt.date) -> int:
