@@ -204,6 +204,11 @@ def deactivate(user: User) -> None:
     user.session_version += 1
 
 
+def activate(user: User) -> None:
+    """Let a locked user log in again (the caller commits)."""
+    user.active = True
+
+
 def change_role(user: User, role: str) -> None:
     """Give the user another role; open sessions end, so the new rights apply at once."""
     if role not in ROLES:

@@ -62,7 +62,9 @@ def enable(user: User, secret: str, code: str) -> list[str] | None:
 
 
 def disable(user: User) -> None:
-    """Remove the second factor and its recovery codes (admin reset for a lost device)."""
+    """Remove the second factor and its recovery codes (admin reset for a lost device); open
+    sessions end, so the next login sets it up anew (the caller commits)."""
+    user.session_version += 1
     user.totp_secret = None
     user.totp_last_step = None
     db.session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))

@@ -133,7 +133,7 @@ def deactivate(user_id: int):
 def activate(user_id: int):
     user = _other_user(user_id)
     if not user.active:
-        user.active = True
+        accounts.activate(user)
         accounts.audit(user, "activated", actor=_me())
         db.session.commit()
         flash(_("Konto %(email)s entsperrt.", email=user.email), "success")
@@ -146,7 +146,6 @@ def reset_two_factor(user_id: int):
     user = _other_user(user_id)
     if user.has_two_factor:
         twofactor.disable(user)
-        user.session_version += 1  # open sessions end; the next login sets it up anew
         accounts.audit(user, "two_factor_reset", actor=_me())
         db.session.commit()
         flash(_("Zwei-Faktor-Anmeldung von %(email)s zurückgesetzt.", email=user.email), "success")
