@@ -64,6 +64,8 @@ EMAIL_KIND_LABELS = {
     "funded": _l("Förderzusage"),
     "rejected": _l("Ablehnung"),
     "withdrawn": _l("Hinweis auf Rücknahme"),
+    "withdrawal_confirmed": _l("Bestätigung der Rücknahme"),
+    "status_link": _l("Neuer Statuslink"),
     "review_request": _l("Bitte um Gutachten"),
 }
 

@@ -523,6 +523,13 @@ def test_applicant_withdraws_after_confirmation(client):
     )
     staff_mail = db.session.scalars(select(Notification).filter_by(kind="withdrawn")).all()
     assert [n.recipient for n in staff_mail] == ["staff@example.org"]
+    # the applicant gets a confirmation, in the language of the application
+    confirmation = db.session.scalars(
+        select(Notification).filter_by(kind="withdrawal_confirmed")
+    ).all()
+    assert [n.recipient for n in confirmation] == [application.contact_email]
+    assert application.reference in confirmation[0].subject
+    assert "zurückgezogen" in confirmation[0].body_text
     status = client.get(f"/status/{token}").get_data(as_text=True)
     assert "Zurückgezogen" in status and "/zurueckziehen" not in status
     # a second attempt changes nothing and says why

@@ -103,7 +103,7 @@ def test_links_come_from_base_url_not_the_request(app, client):
         ("mark_reviewed", [("reviewed", "applicant")]),
         ("fund", [("funded", "applicant")]),
         ("reject", [("rejected", "applicant")]),
-        ("withdraw", [("withdrawn", "staff@example.org")]),
+        ("withdraw", [("withdrawal_confirmed", "applicant"), ("withdrawn", "staff@example.org")]),
         ("reopen", []),
     ],
 )
@@ -148,6 +148,8 @@ def test_every_transition_records_the_emails_its_preview_promised(app, monkeypat
     db.session.commit()
     withdrawn = _notifications(application_id=other.id, kind="withdrawn")
     assert [n.recipient for n in withdrawn] == ["staff@example.org"]
+    confirmed = _notifications(application_id=other.id, kind="withdrawal_confirmed")
+    assert [n.recipient for n in confirmed] == [other.contact_email]
 
 
 def test_funded_email_names_granted_amount(app):

@@ -5,13 +5,14 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from app import clock
 from app.cases import uploads
 from app.cases.workflow import apply_transition
 from app.extensions import db
+from app.mail import compose
 from app.models import Application, FundingRound, ReferenceCounter, hash_token
 
 
@@ -93,3 +94,34 @@ def find_by_token(token: str) -> Application | None:
     if not token or len(token) > 100:
         return None
     return db.session.scalar(select(Application).filter_by(status_token_hash=hash_token(token)))
+
+
+def resend_status_link(reference: str, contact_email: str) -> bool:
+    """Send a new status link to the case's stored contact address, if the pair matches.
+
+    Only the hash of a status token is stored, so the old link cannot be sent again: a new
+    token replaces it (the old link stops working) and goes out in a ``status_link`` email.
+    Returns whether the pair matched; the caller must not tell the visitor. Caller commits.
+    """
+    reference = (reference or "").strip().upper()
+    address = (contact_email or "").strip().lower()
+    if not reference or not address:
+        return False
+    application = db.session.scalar(
+        select(Application).where(
+            Application.reference == reference,
+            func.lower(Application.contact_email) == address,
+        )
+    )
+    if application is None:
+        return False
+    token, token_hash = new_status_token()
+    application.status_token_hash = token_hash
+    compose.record(
+        compose.STATUS_LINK,
+        application,
+        application.contact_email,
+        application.language,
+        status_url=compose.absolute_url("intake.status", token=token),
+    )
+    return True

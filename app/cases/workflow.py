@@ -139,7 +139,10 @@ TRANSITIONS: dict[str, Transition] = {
             (SUBMITTED, REVIEWED),
             WITHDRAWN,
             APPLICANT,
-            emails=(Email(compose.WITHDRAWN, STAFF),),
+            emails=(
+                Email(compose.WITHDRAWAL_CONFIRMED, APPLICANT),
+                Email(compose.WITHDRAWN, STAFF),
+            ),
         ),
     )
 }

@@ -317,3 +317,20 @@ class ApplicationForm(FlaskForm):
         values["districts"] = list(dict.fromkeys(self.districts.data))
         values["priorities"] = list(dict.fromkeys(self.priorities.data))
         return values
+
+
+class StatusLinkForm(FlaskForm):
+    """Ask for a lost status link again: reference number and contact address."""
+
+    reference = StringField(
+        _l("Aktenzeichen"),
+        validators=[_required(), Length(max=16)],
+        filters=[_strip],
+        description=_l("Steht in Ihrer Eingangsbestätigung, z. B. NON-2026-0042."),
+    )
+    contact_email = StringField(
+        _l("E-Mail-Adresse der Ansprechperson"),
+        validators=[_required(), Length(max=254), _email],
+        filters=[_strip],
+        description=_l("Die Adresse, die im Antrag angegeben ist."),
+    )

@@ -20,16 +20,20 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from app import clock
 from app.cases import uploads
-from app.cases.submission import find_by_token, submit_application
+from app.cases.submission import find_by_token, resend_status_link, submit_application
 from app.cases.workflow import TransitionError, apply_transition
-from app.extensions import db
-from app.intake.forms import ApplicationForm
+from app.extensions import db, limiter
+from app.intake.forms import ApplicationForm, StatusLinkForm
 from app.programmes import configured_round, open_round
 from app.web.security import safe_next
 
 bp = Blueprint("intake", __name__)
 
 _STARTED_SALT = "form-started"
+
+# Asking for a lost status link: few honest people need it more than a couple of times.
+DEFAULT_STATUS_LINK_LIMIT_PER_ADDRESS = "5 per hour"
+DEFAULT_STATUS_LINK_LIMIT_PER_REFERENCE = "3 per hour"
 
 
 def _started_serializer() -> URLSafeTimedSerializer:
@@ -194,3 +198,35 @@ def withdraw(token: str):
             flash(_("Ihr Antrag wurde zurückgezogen."), "success")
         return redirect(url_for("intake.status", token=token), code=303)
     return render_template("intake/withdraw.html", application=application, form=form, token=token)
+
+
+def _status_link_address_limit() -> str:
+    return current_app.config.get(
+        "STATUS_LINK_RATELIMIT_PER_ADDRESS", DEFAULT_STATUS_LINK_LIMIT_PER_ADDRESS
+    )
+
+
+def _status_link_reference_limit() -> str:
+    return current_app.config.get(
+        "STATUS_LINK_RATELIMIT_PER_REFERENCE", DEFAULT_STATUS_LINK_LIMIT_PER_REFERENCE
+    )
+
+
+def _reference_key() -> str:
+    # Keyed on the reference too, so one case cannot be flooded with new links from many
+    # addresses (each new link replaces the last).
+    return "status-link:" + request.form.get("reference", "").strip().upper()[:16]
+
+
+@bp.route("/statuslink-anfordern", methods=["GET", "POST"])
+@limiter.limit(_status_link_address_limit, methods=["POST"])
+@limiter.limit(_status_link_reference_limit, key_func=_reference_key, methods=["POST"])
+def request_status_link():
+    """Lost status link: the page answers the same whether or not the pair exists."""
+    g.no_store = True
+    form = StatusLinkForm()
+    if form.validate_on_submit():
+        resend_status_link(form.reference.data, form.contact_email.data)
+        db.session.commit()
+        return render_template("intake/status_link_sent.html")
+    return render_template("intake/status_link.html", form=form), 422 if form.errors else 200

@@ -33,6 +33,8 @@ REVIEWED = "reviewed"
 FUNDED = "funded"
 REJECTED = "rejected"
 WITHDRAWN = "withdrawn"
+WITHDRAWAL_CONFIRMED = "withdrawal_confirmed"
+STATUS_LINK = "status_link"
 REVIEW_REQUEST = "review_request"
 
 # Audiences: who an email declared as ``Email(kind, audience)`` goes to.
