@@ -10,6 +10,7 @@ STATE_LABELS = {
     "funded": _l("Bewilligt"),
     "rejected": _l("Abgelehnt"),
     "withdrawn": _l("Zurückgezogen"),
+    "info_requested": _l("Rückfrage offen"),
 }
 
 OUTCOME_LABELS = {
@@ -44,6 +45,8 @@ ACTION_LABELS = {
     "reject": _l("Ablehnen"),
     "reopen": _l("Wieder öffnen"),
     "withdraw": _l("Zurückziehen"),
+    "request_information": _l("Rückfrage stellen"),
+    "amend": _l("Antrag ergänzen"),
 }
 
 EVENT_KIND_LABELS = {
@@ -66,6 +69,10 @@ EMAIL_KIND_LABELS = {
     "withdrawn": _l("Hinweis auf Rücknahme"),
     "withdrawal_confirmed": _l("Bestätigung der Rücknahme"),
     "status_link": _l("Neuer Statuslink"),
+    "information_requested": _l("Rückfrage an Antragsteller/in"),
+    "amended": _l("Hinweis auf Ergänzung"),
+    "request_reminder": _l("Erinnerung an Rückfrage"),
+    "request_due": _l("Hinweis auf fällige Rückfrage"),
     "review_request": _l("Bitte um Gutachten"),
 }
 

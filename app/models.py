@@ -68,7 +68,9 @@ SUBMITTED, REVIEWED, FUNDED, REJECTED, WITHDRAWN = (
     "rejected",
     "withdrawn",
 )
-STATES = (SUBMITTED, REVIEWED, FUNDED, REJECTED, WITHDRAWN)
+# staff asked the applicant for information or an amendment; the case waits for the answer
+INFO_REQUESTED = "info_requested"
+STATES = (SUBMITTED, REVIEWED, FUNDED, REJECTED, WITHDRAWN, INFO_REQUESTED)
 FINAL_STATES = (FUNDED, REJECTED, WITHDRAWN)
 
 LEGAL_FORMS = (
@@ -273,6 +275,8 @@ class Application(db.Model):
 
     # latest eligibility summary, denormalised for filtering the case list
     eligibility_outcome: Mapped[str | None] = mapped_column(String(16))
+    # number of the current version of the data (an amendment adds one; see ApplicationVersion)
+    version: Mapped[int] = mapped_column(default=1, server_default="1")
 
     round: Mapped[FundingRound] = relationship(back_populates="applications")
     district_links: Mapped[list[ApplicationDistrict]] = relationship(
@@ -324,6 +328,74 @@ class Event(db.Model):
     actor: Mapped[User | None] = relationship()
 
 
+class ApplicationVersion(db.Model):
+    """A snapshot of an application's data: the first as submitted, one per amendment."""
+
+    __tablename__ = "application_version"
+    __table_args__ = (
+        UniqueConstraint("application_id", "number", name="uq_application_version_number"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    application_id: Mapped[int] = mapped_column(
+        ForeignKey("application.id", ondelete="CASCADE"), index=True
+    )
+    number: Mapped[int]
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # "applicant" or "staff"; actor_id when a user made the version
+    actor_label: Mapped[str] = mapped_column(String(32))
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    # field name -> value as JSON (money in cents, dates ISO, lists sorted)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class InformationRequest(db.Model):
+    """Staff asked the applicant for information or an amendment, with a due date."""
+
+    __tablename__ = "information_request"
+    __table_args__ = (
+        CheckConstraint(_in("return_state", (SUBMITTED, REVIEWED)), name="return_state_known"),
+        Index("ix_information_request_open_due", "answered_at", "due_date"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    application_id: Mapped[int] = mapped_column(
+        ForeignKey("application.id", ondelete="CASCADE"), index=True
+    )
+    message: Mapped[str] = mapped_column(Text)
+    due_date: Mapped[dt.date]
+    # where the case goes back to when the answer comes
+    return_state: Mapped[str] = mapped_column(String(16))
+    requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    requested_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    answered_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # the version the answer created
+    answer_version: Mapped[int | None]
+    applicant_reminded_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    staff_reminded_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+    application: Mapped[Application] = relationship()
+    requested_by: Mapped[User | None] = relationship()
+
+    @property
+    def is_open(self) -> bool:
+        return self.answered_at is None
+
+
+class StatusToken(db.Model):
+    """A further status link of a case (the first is ``Application.status_token_hash``): one is
+    minted for each email after the receipt that links to the status page, since only hashes
+    are stored and a link cannot be rebuilt. Dropped when a new link is asked for."""
+
+    __tablename__ = "status_token"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    application_id: Mapped[int] = mapped_column(
+        ForeignKey("application.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 # --- eligibility ------------------------------------------------------------------------
 
 
@@ -332,13 +404,17 @@ class EligibilityCheck(db.Model):
 
     __tablename__ = "eligibility_check"
     __table_args__ = (
-        UniqueConstraint("application_id", "rules_version", name="uq_check_app_version"),
+        UniqueConstraint(
+            "application_id", "rules_version", "application_version", name="uq_check_app_version"
+        ),
         CheckConstraint("overall IN ('eligible', 'remarks', 'not_eligible')", name="overall_known"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     application_id: Mapped[int] = mapped_column(ForeignKey("application.id", ondelete="CASCADE"))
     rules_version: Mapped[str] = mapped_column(String(32))
+    # the version of the application's data that was checked (an amendment is checked again)
+    application_version: Mapped[int] = mapped_column(default=1, server_default="1")
     checked_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     overall: Mapped[str] = mapped_column(String(16))
 
@@ -404,6 +480,8 @@ class OutboxItem(db.Model):
     payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     status: Mapped[str] = mapped_column(String(16), default="pending")
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # scheduled work (reminders, due dates): not to run before this time
+    run_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     enqueued_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     attempts: Mapped[int] = mapped_column(default=0)

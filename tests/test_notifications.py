@@ -105,6 +105,8 @@ def test_links_come_from_base_url_not_the_request(app, client):
         ("reject", [("rejected", "applicant")]),
         ("withdraw", [("withdrawal_confirmed", "applicant"), ("withdrawn", "staff@example.org")]),
         ("reopen", []),
+        ("request_information", [("information_requested", "applicant")]),
+        ("amend", [("amended", "staff@example.org")]),
     ],
 )
 def test_preview_for_transition(app, action, expected):
@@ -114,7 +116,8 @@ def test_preview_for_transition(app, action, expected):
         (kind, application.contact_email if to == "applicant" else to) for kind, to in expected
     ]
     assert set(TRANSITIONS) == {
-        "submit", "mark_reviewed", "fund", "reject", "reopen", "withdraw"
+        "submit", "mark_reviewed", "fund", "reject", "reopen", "withdraw",
+        "request_information", "amend",
     }  # fmt: skip
 
 

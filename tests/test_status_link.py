@@ -60,7 +60,7 @@ def test_new_link_goes_to_the_stored_address_and_replaces_the_old(client):
     ],
 )
 def test_same_answer_whether_or_not_the_pair_exists(client, reference, address):
-    _response, real_reference, token = submit_via_form(client)
+    _response, real_reference, _token = submit_via_form(client)
     application = db.session.scalar(select(Application))
     known = ask(client, real_reference, application.contact_email).get_data(as_text=True)
     unknown = ask(client, reference or real_reference, address).get_data(as_text=True)

@@ -88,10 +88,12 @@ def override_rule(
 # --- the check job ------------------------------------------------------------------------
 
 
-def _existing_check(application_id: int) -> EligibilityCheck | None:
+def _existing_check(application_id: int, version: int) -> EligibilityCheck | None:
     return db.session.scalar(
         select(EligibilityCheck).filter_by(
-            application_id=application_id, rules_version=eligibility.RULES_VERSION
+            application_id=application_id,
+            rules_version=eligibility.RULES_VERSION,
+            application_version=version,
         )
     )
 
@@ -115,13 +117,15 @@ def check_context(application: Application) -> eligibility.CheckContext:
 
 @job(queue="checks")
 def check_eligibility(application_id: int) -> str:
-    """Run the rule engine once per application and rules version, store the report, set the
-    case's summary and record the emails it causes, all in one transaction."""
-    if _existing_check(application_id) is not None:
-        return "exists"
+    """Run the rule engine once per application, version of its data (an amendment is checked
+    again) and rules version; store the report, set the case's summary and record the emails
+    it causes, all in one transaction."""
     application = db.session.get(Application, application_id)
     if application is None:
         raise LookupError(f"application {application_id} does not exist")
+    version = application.version
+    if _existing_check(application_id, version) is not None:
+        return "exists"
     report = eligibility.evaluate(
         eligibility.ApplicationFacts.from_model(application),
         eligibility.RoundRules.from_model(application.round),
@@ -130,6 +134,7 @@ def check_eligibility(application_id: int) -> str:
     check = EligibilityCheck(
         application_id=application.id,
         rules_version=report.rules_version,
+        application_version=version,
         checked_at=clock.now(),
         overall=report.overall,
         results=[
@@ -149,7 +154,7 @@ def check_eligibility(application_id: int) -> str:
         # Two runs raced; the unique (application, rules version) let only one through,
         # and its email came with it.
         db.session.rollback()
-        if _existing_check(application_id) is not None:
+        if _existing_check(application_id, version) is not None:
             return "exists"
         raise
     return report.overall

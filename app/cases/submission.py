@@ -5,15 +5,23 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from app import clock
-from app.cases import uploads
-from app.cases.workflow import apply_transition
+from app.cases import information, statuslinks, uploads
+from app.cases.workflow import TransitionError, apply_transition
 from app.extensions import db
 from app.mail import compose
-from app.models import Application, FundingRound, ReferenceCounter, hash_token
+from app.models import (
+    INFO_REQUESTED,
+    Application,
+    Event,
+    FundingRound,
+    ReferenceCounter,
+    hash_token,
+)
 
 
 def next_reference(year: int) -> str:
@@ -93,7 +101,9 @@ def find_by_token(token: str) -> Application | None:
     """The application a status link belongs to; None for unknown or malformed tokens."""
     if not token or len(token) > 100:
         return None
-    return db.session.scalar(select(Application).filter_by(status_token_hash=hash_token(token)))
+    token_hash = hash_token(token)
+    found = db.session.scalar(select(Application).filter_by(status_token_hash=token_hash))
+    return found or statuslinks.find(token_hash)
 
 
 def resend_status_link(reference: str, contact_email: str) -> bool:
@@ -117,6 +127,7 @@ def resend_status_link(reference: str, contact_email: str) -> bool:
         return False
     token, token_hash = new_status_token()
     application.status_token_hash = token_hash
+    statuslinks.drop_all(application)
     compose.record(
         compose.STATUS_LINK,
         application,
@@ -125,3 +136,71 @@ def resend_status_link(reference: str, contact_email: str) -> bool:
         status_url=compose.absolute_url("intake.status", token=token),
     )
     return True
+
+
+def form_values(application: Application) -> dict[str, Any]:
+    """The stored data under the form's names, for an amendment form filled as it stands."""
+    values: dict[str, Any] = {
+        name: getattr(application, name)
+        for name in information.VERSIONED_FIELDS
+        if name not in ("attachment", "districts", "priorities")
+    }
+    values["vat_deductible"] = "y" if application.vat_deductible else "n"
+    values["districts"] = list(application.districts)
+    values["priorities"] = list(application.priorities)
+    return values
+
+
+def submit_amendment(
+    application: Application,
+    fields: dict[str, Any],
+    attachment: uploads.PendingUpload | None = None,
+) -> Event:
+    """Store the applicant's answer to a request for information as a new version and commit.
+
+    The first amendment also keeps the data as submitted (version 1). The ``amend``
+    transition closes the request, sends the case back to where it was, tells the staff and
+    runs the eligibility check again. A new attachment replaces the current one (earlier
+    files stay with their versions); without one the current attachment is kept.
+    """
+    if application.state != INFO_REQUESTED:
+        raise TransitionError(_l("Dieser Schritt ist im aktuellen Status nicht möglich."))
+    fields = dict(fields)
+    districts = fields.pop("districts", [])
+    priorities = fields.pop("priorities", [])
+    final_name = None
+    try:
+        if not information.versions_of(application):
+            information.record_version(
+                application, actor_label="applicant", at=application.submitted_at
+            )
+        for name, value in fields.items():
+            setattr(application, name, value)
+        _replace_links(application.district_links, districts, "ags", application.districts)
+        _replace_links(application.priority_links, priorities, "code", application.priorities)
+        if attachment is not None:
+            final_name = uploads.promote(attachment)
+            application.attachment_name = final_name
+            application.attachment_original_name = attachment.original_name
+            application.attachment_size = attachment.size
+        application.version += 1
+        db.session.flush()
+        information.record_version(application, actor_label="applicant")
+        event = apply_transition(application, "amend")
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        if final_name:
+            uploads.path_of(final_name).unlink(missing_ok=True)
+        raise
+    return event
+
+
+def _replace_links(links: list, wanted: list[str], attribute: str, proxy) -> None:
+    """Make a link collection hold exactly ``wanted``, touching only what changed (deleting
+    and re-adding the same key in one flush would collide on the primary key)."""
+    wanted_set = set(wanted)
+    for link in [link for link in links if getattr(link, attribute) not in wanted_set]:
+        links.remove(link)
+    present = {getattr(link, attribute) for link in links}
+    proxy.extend(value for value in dict.fromkeys(wanted) if value not in present)

@@ -19,11 +19,18 @@ from flask_wtf import FlaskForm
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from app import clock
-from app.cases import uploads
-from app.cases.submission import find_by_token, resend_status_link, submit_application
+from app.cases import information, uploads
+from app.cases.submission import (
+    find_by_token,
+    form_values,
+    resend_status_link,
+    submit_amendment,
+    submit_application,
+)
 from app.cases.workflow import TransitionError, apply_transition
 from app.extensions import db, limiter
 from app.intake.forms import ApplicationForm, StatusLinkForm
+from app.models import INFO_REQUESTED
 from app.programmes import configured_round, open_round
 from app.web.security import safe_next
 
@@ -176,15 +183,68 @@ def status(token: str):
     application = _application_or_404(token)
     events = [e for e in application.events if e.public]
     return render_template(
-        "intake/status.html", application=application, events=events, token=token
+        "intake/status.html",
+        application=application,
+        events=events,
+        token=token,
+        information_request=information.open_request(application)
+        if application.state == INFO_REQUESTED
+        else None,
     )
+
+
+@bp.route("/status/<token>/ergaenzen", methods=["GET", "POST"])
+def amend(token: str):
+    """The answer to a request for information: the form, filled with the current data."""
+    application = _application_or_404(token)
+    open_request = information.open_request(application)
+    if application.state != INFO_REQUESTED or open_request is None:
+        flash(_("Zu diesem Antrag ist derzeit keine Rückfrage offen."), "error")
+        return redirect(url_for("intake.status", token=token), code=303)
+    funding_round = application.round
+    form = ApplicationForm(data=form_values(application))
+    form.configure_for(funding_round)
+    context = {
+        "application": application,
+        "token": token,
+        "information_request": open_request,
+        "funding_round": funding_round,
+        "form_action": url_for("intake.amend", token=token),
+    }
+    if request.method == "GET":
+        return render_template("intake/amend.html", form=form, pending=None, **context)
+
+    action = request.form.get("action", "check")
+    pending, upload_error = _take_attachment(form)
+    if action == "edit":
+        form.attachment.errors = [upload_error] if upload_error else []
+        return render_template("intake/amend.html", form=form, pending=pending, **context)
+    # The status token stands for the applicant; no fill-time or honeypot check here.
+    valid = form.validate_on_submit()
+    if upload_error:
+        form.attachment.errors = [upload_error]
+        valid = False
+    if not valid:
+        return render_template("intake/amend.html", form=form, pending=pending, **context), 422
+    if action != "submit":
+        return render_template("intake/amend_check.html", form=form, pending=pending, **context)
+    try:
+        submit_amendment(application, form.application_fields(), attachment=pending)
+    except TransitionError as exc:
+        flash(str(exc.message), "error")
+    else:
+        flash(
+            _("Vielen Dank. Ihre Ergänzung ist eingegangen; die Geschäftsstelle ist informiert."),
+            "success",
+        )
+    return redirect(url_for("intake.status", token=token), code=303)
 
 
 @bp.route("/status/<token>/zurueckziehen", methods=["GET", "POST"])
 def withdraw(token: str):
     application = _application_or_404(token)
     form = FlaskForm()
-    if application.state not in ("submitted", "reviewed"):
+    if application.state not in ("submitted", "reviewed", "info_requested"):
         flash(_("Dieser Antrag kann nicht mehr zurückgezogen werden."), "error")
         return redirect(url_for("intake.status", token=token), code=303)
     if form.validate_on_submit():

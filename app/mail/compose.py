@@ -35,6 +35,10 @@ REJECTED = "rejected"
 WITHDRAWN = "withdrawn"
 WITHDRAWAL_CONFIRMED = "withdrawal_confirmed"
 STATUS_LINK = "status_link"
+INFORMATION_REQUESTED = "information_requested"
+AMENDED = "amended"
+REQUEST_REMINDER = "request_reminder"
+REQUEST_DUE = "request_due"
 REVIEW_REQUEST = "review_request"
 
 # Audiences: who an email declared as ``Email(kind, audience)`` goes to.

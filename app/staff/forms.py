@@ -7,8 +7,9 @@ from flask_wtf import FlaskForm
 from wtforms import SelectField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
+from app.cases.information import default_due_date
 from app.labels import RULE_OUTCOME_LABELS
-from app.web.fields import MoneyField, MultiCheckboxField, Present, choices
+from app.web.fields import GermanDateField, MoneyField, MultiCheckboxField, Present, choices
 
 
 class TransitionForm(FlaskForm):
@@ -24,11 +25,27 @@ class TransitionForm(FlaskForm):
         validators=[Present(_l("Bitte geben Sie den bewilligten Betrag an."))],
     )
 
+    due_date = GermanDateField(
+        _l("Frist für die Antwort"),
+        validators=[Present(_l("Bitte geben Sie ein Datum ein."))],
+        description=_l("TT.MM.JJJJ – vorgeschlagen sind 14 Tage."),
+    )
+
     def __init__(self, *args, action: str, **kwargs):
         super().__init__(*args, **kwargs)
         if action != "fund":
             del self.granted_amount
-        if action not in ("reject", "reopen"):
+        if action != "request_information":
+            del self.due_date
+        else:
+            if self.due_date.data is None and not self.due_date.raw_data:
+                self.due_date.data = default_due_date()
+            self.reason.label.text = _l("Nachricht an die Antragstellerin / den Antragsteller")
+            self.reason.description = _l(
+                "Was fehlt oder ist zu korrigieren? Die Nachricht geht per E-Mail hinaus und "
+                "steht auf der Statusseite."
+            )
+        if action not in ("reject", "reopen", "request_information"):
             del self.reason
         else:
             self.reason.validators = [

@@ -20,8 +20,9 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 
+from app import clock
 from app.cases import budget as budget_domain
-from app.cases import checks, exports, reviews, workflow
+from app.cases import checks, exports, information, reviews, workflow
 from app.cases.access import may_read_case
 from app.cases.queries import CaseFilter, case_context, case_query
 from app.extensions import db
@@ -103,6 +104,10 @@ def case(case_id: int):
         "staff/case.html",
         application=application,
         **case_context(application),
+        information_requests=information.requests_of(application),
+        open_information_request=information.open_request(application),
+        version_history=information.version_history(application),
+        today=clock.today(),
         actions=workflow.allowed_actions(application, workflow.STAFF),
         action_labels=ACTION_LABELS,
         override_form=OverrideForm(),
@@ -201,6 +206,7 @@ def transition(case_id: int, action: str):
                 user=current_user,
                 reason=form.reason.data if "reason" in form else None,
                 granted_amount=form.granted_amount.data if "granted_amount" in form else None,
+                due_date=form.due_date.data if "due_date" in form else None,
             )
             db.session.commit()
         except workflow.TransitionError as exc:

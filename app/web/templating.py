@@ -6,12 +6,15 @@ Labels come from ``app.labels`` (one mapping per concept); formatting from
 
 from __future__ import annotations
 
+import datetime as dt
+from typing import Any
+
 from flask import Flask
 from flask_babel import get_locale
 from flask_babel import gettext as _
 
 from app import formatting, labels
-from app.models import FundingRound
+from app.models import DECLARATIONS, MONEY_FIELDS, FundingRound
 
 
 def state_label(state: str | None) -> str:
@@ -35,6 +38,27 @@ def priority_label(rnd: FundingRound, code: str) -> str:
     return labels.priority_names(rnd).get(code, code)
 
 
+def version_value(value: Any, name: str) -> str:
+    """One field of a stored version (JSON values), as the staff read it in a comparison."""
+    if value is None or value == [] or value == "":
+        return "–"
+    if name in MONEY_FIELDS:
+        return formatting.money(value)
+    if name in ("start_date", "end_date"):
+        return formatting.date(dt.date.fromisoformat(value))
+    if name in ("vat_deductible", *DECLARATIONS):
+        return _("ja") if value else _("nein")
+    if name == "legal_form":
+        return str(labels.LEGAL_FORM_LABELS.get(value, value))
+    if name == "language":
+        return str(labels.LANGUAGE_LABELS.get(value, value))
+    if name == "attachment":
+        return f"{value.get('name') or 'PDF'} ({round((value.get('size') or 0) / 1024)} KB)"
+    if isinstance(value, list):
+        return ", ".join(map(str, value))
+    return str(value)
+
+
 FILTERS = {
     "money": formatting.money,
     "date": formatting.date,
@@ -42,6 +66,7 @@ FILTERS = {
     "localized": formatting.localized,
     "state_label": state_label,
     "outcome_label": outcome_label,
+    "version_value": version_value,
 }
 
 # Globals (not context) so that macros imported by templates see them too.
