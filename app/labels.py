@@ -54,6 +54,8 @@ EVENT_KIND_LABELS = {
     "override": _l("Prüfergebnis überstimmt"),
     "review": _l("Gutachten erfasst"),
     "review_requested": _l("Gutachten angefragt"),
+    "message": _l("Nachricht"),
+    "note": _l("Interne Notiz"),
 }
 
 ACTOR_LABELS = {"applicant": _l("Antragsteller/in"), "system": _l("System"), "staff": _l("Team")}
@@ -73,6 +75,8 @@ EMAIL_KIND_LABELS = {
     "amended": _l("Hinweis auf Ergänzung"),
     "request_reminder": _l("Erinnerung an Rückfrage"),
     "request_due": _l("Hinweis auf fällige Rückfrage"),
+    "message_to_staff": _l("Nachricht der Antragstellerin / des Antragstellers"),
+    "message_to_applicant": _l("Nachricht an Antragsteller/in"),
     "review_request": _l("Bitte um Gutachten"),
 }
 

@@ -334,3 +334,13 @@ class StatusLinkForm(FlaskForm):
         filters=[_strip],
         description=_l("Die Adresse, die im Antrag angegeben ist."),
     )
+
+
+class MessageForm(FlaskForm):
+    """A message from the applicant to the staff, on the status page."""
+
+    body = TextAreaField(
+        _l("Ihre Nachricht an die Geschäftsstelle"),
+        validators=[_required(_l("Bitte schreiben Sie eine Nachricht.")), Length(max=5000)],
+        filters=[_strip],
+    )

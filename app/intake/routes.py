@@ -19,7 +19,7 @@ from flask_wtf import FlaskForm
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from app import clock
-from app.cases import information, uploads
+from app.cases import information, messages, uploads
 from app.cases.submission import (
     find_by_token,
     form_values,
@@ -29,7 +29,7 @@ from app.cases.submission import (
 )
 from app.cases.workflow import TransitionError, apply_transition
 from app.extensions import db, limiter
-from app.intake.forms import ApplicationForm, StatusLinkForm
+from app.intake.forms import ApplicationForm, MessageForm, StatusLinkForm
 from app.models import INFO_REQUESTED
 from app.programmes import configured_round, open_round
 from app.web.security import safe_next
@@ -181,16 +181,47 @@ def _application_or_404(token: str):
 @bp.get("/status/<token>")
 def status(token: str):
     application = _application_or_404(token)
+    return _status_page(application, token, MessageForm())
+
+
+def _status_page(application, token: str, message_form: MessageForm):
     events = [e for e in application.events if e.public]
     return render_template(
         "intake/status.html",
         application=application,
         events=events,
         token=token,
+        message_form=message_form,
         information_request=information.open_request(application)
         if application.state == INFO_REQUESTED
         else None,
     )
+
+
+DEFAULT_MESSAGE_LIMIT = "20 per hour"
+
+
+def _message_limit() -> str:
+    return current_app.config.get("APPLICANT_MESSAGE_RATELIMIT", DEFAULT_MESSAGE_LIMIT)
+
+
+@bp.post("/status/<token>/nachricht")
+@limiter.limit(_message_limit)
+def post_message(token: str):
+    """The applicant writes to the staff; the message goes on the timeline and by email."""
+    application = _application_or_404(token)
+    form = MessageForm()
+    if form.validate_on_submit():
+        try:
+            messages.post_from_applicant(application, form.body.data)
+            db.session.commit()
+        except messages.MessageError as exc:
+            db.session.rollback()
+            form.body.errors = [exc.message]
+        else:
+            flash(_("Ihre Nachricht ist gesendet."), "success")
+            return redirect(url_for("intake.status", token=token, _anchor="nachricht"), code=303)
+    return _status_page(application, token, form), 422
 
 
 @bp.route("/status/<token>/ergaenzen", methods=["GET", "POST"])

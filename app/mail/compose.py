@@ -39,6 +39,8 @@ INFORMATION_REQUESTED = "information_requested"
 AMENDED = "amended"
 REQUEST_REMINDER = "request_reminder"
 REQUEST_DUE = "request_due"
+MESSAGE_TO_STAFF = "message_to_staff"
+MESSAGE_TO_APPLICANT = "message_to_applicant"
 REVIEW_REQUEST = "review_request"
 
 # Audiences: who an email declared as ``Email(kind, audience)`` goes to.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import SelectField, TextAreaField
+from wtforms import BooleanField, SelectField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
 from app.cases.information import default_due_date
@@ -52,6 +52,21 @@ class TransitionForm(FlaskForm):
                 DataRequired(message=_l("Bitte geben Sie einen Grund an.")),
                 Length(max=5000),
             ]
+
+
+class MessageForm(FlaskForm):
+    """A message to the applicant (sent by email too), or an internal note."""
+
+    body = TextAreaField(
+        _l("Nachricht"),
+        validators=[
+            DataRequired(message=_l("Bitte schreiben Sie eine Nachricht.")),
+            Length(max=5000),
+        ],
+    )
+    internal = BooleanField(
+        _l("Nur interne Notiz (die Antragstellerin / der Antragsteller sieht sie nicht)")
+    )
 
 
 class OverrideForm(FlaskForm):

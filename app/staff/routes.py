@@ -22,7 +22,7 @@ from sqlalchemy import select
 
 from app import clock
 from app.cases import budget as budget_domain
-from app.cases import checks, exports, information, reviews, workflow
+from app.cases import checks, exports, information, messages, reviews, workflow
 from app.cases.access import may_read_case
 from app.cases.queries import CaseFilter, case_context, case_query
 from app.extensions import db
@@ -32,7 +32,7 @@ from app.mail import delivery
 from app.models import Application, FundingRound, Notification, User
 from app.paging import page_from
 from app.programmes import configured_round
-from app.staff.forms import OverrideForm, ReviewRequestForm, TransitionForm
+from app.staff.forms import MessageForm, OverrideForm, ReviewRequestForm, TransitionForm
 from app.web.fields import choices
 from app.web.security import REVIEW_ROLES, STAFF_ROLES, roles_required
 
@@ -103,16 +103,23 @@ def case(case_id: int):
     return render_template(
         "staff/case.html",
         application=application,
-        **case_context(application),
-        information_requests=information.requests_of(application),
-        open_information_request=information.open_request(application),
-        version_history=information.version_history(application),
-        today=clock.today(),
-        actions=workflow.allowed_actions(application, workflow.STAFF),
-        action_labels=ACTION_LABELS,
-        override_form=OverrideForm(),
-        request_form=_review_request_form(application),
+        **_case_page_context(application),
+        message_form=MessageForm(),
     )
+
+
+def _case_page_context(application: Application) -> dict:
+    return {
+        **case_context(application),
+        "information_requests": information.requests_of(application),
+        "open_information_request": information.open_request(application),
+        "version_history": information.version_history(application),
+        "today": clock.today(),
+        "actions": workflow.allowed_actions(application, workflow.STAFF),
+        "action_labels": ACTION_LABELS,
+        "override_form": OverrideForm(),
+        "request_form": _review_request_form(application),
+    }
 
 
 def _review_request_form(application: Application) -> ReviewRequestForm:
@@ -160,6 +167,43 @@ def override(case_id: int, result_id: int):
     db.session.commit()
     flash(_("Das Prüfergebnis wurde geändert und im Verlauf vermerkt."), "success")
     return redirect(url_for("staff.case", case_id=case_id, _anchor="pruefung"))
+
+
+@bp.post("/cases/<int:case_id>/messages")
+@roles_required(*STAFF_ROLES)
+def post_message(case_id: int):
+    application = _get_case(case_id)
+    form = MessageForm()
+    if form.validate_on_submit():
+        try:
+            messages.post_from_staff(
+                application, form.body.data, current_user, internal=form.internal.data
+            )
+            db.session.commit()
+        except messages.MessageError as exc:
+            db.session.rollback()
+            flash(str(exc.message), "error")
+        else:
+            flash(
+                _("Die Notiz ist gespeichert.")
+                if form.internal.data
+                else _("Die Nachricht ist gespeichert und wird per E-Mail gesendet."),
+                "success",
+            )
+            return redirect(url_for("staff.case", case_id=case_id, _anchor="nachrichten"), 303)
+    for errors in form.errors.values():
+        for error in errors:
+            flash(error, "error")
+    # what was typed stays: the case page is shown again with the form filled
+    return (
+        render_template(
+            "staff/case.html",
+            application=application,
+            **_case_page_context(application),
+            message_form=form,
+        ),
+        422,
+    )
 
 
 @bp.post("/cases/<int:case_id>/review-requests")

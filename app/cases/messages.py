@@ -1,0 +1,74 @@
+"""Messages on a case: applicant and staff write to each other, staff keep internal notes.
+
+A message is an audit ``Event`` of kind ``message`` (public: on the applicant's timeline too)
+and a note one of kind ``note`` (never public), so both sit on the case's timeline with every
+other step. Each message is also sent as an email to the other side, declared here once;
+notes send nothing. The caller commits.
+"""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+
+from app import clock
+from app.cases.actionlinks import staff_links
+from app.cases.statuslinks import mint_url
+from app.errors import UserError
+from app.extensions import db
+from app.mail import compose
+from app.mail.compose import APPLICANT, STAFF, Email
+from app.models import Application, Event, User
+
+MESSAGE, NOTE = "message", "note"
+MAX_LENGTH = 5000
+
+# What a message causes: an email to the other side.
+FROM_APPLICANT_EMAILS = (Email(compose.MESSAGE_TO_STAFF, STAFF),)
+FROM_STAFF_EMAILS = (Email(compose.MESSAGE_TO_APPLICANT, APPLICANT),)
+
+
+class MessageError(UserError):
+    """An empty or too long message; ``message`` says so in the reader's language."""
+
+
+def _clean(body: str | None) -> str:
+    text = (body or "").strip()
+    if not text:
+        raise MessageError(_l("Bitte schreiben Sie eine Nachricht."))
+    if len(text) > MAX_LENGTH:
+        raise MessageError(_l("Die Nachricht ist zu lang (höchstens %(n)s Zeichen).", n=MAX_LENGTH))
+    return text
+
+
+def _event(application: Application, kind: str, body: str, user: User | None) -> Event:
+    event = Event(
+        application=application,
+        at=clock.now(),
+        actor_id=user.id if user else None,
+        actor_label="staff" if user else "applicant",
+        kind=kind,
+        comment=body,
+        public=kind == MESSAGE,
+    )
+    db.session.add(event)
+    db.session.flush()
+    return event
+
+
+def post_from_applicant(application: Application, body: str) -> Event:
+    """The applicant writes to the staff (status page, or a reply by email)."""
+    event = _event(application, MESSAGE, _clean(body), None)
+    compose.record_all(
+        application, FROM_APPLICANT_EMAILS, message=event, links=staff_links(application)
+    )
+    return event
+
+
+def post_from_staff(application: Application, body: str, user: User, *, internal: bool) -> Event:
+    """Staff write to the applicant, or (``internal``) keep a note the applicant never sees."""
+    event = _event(application, NOTE if internal else MESSAGE, _clean(body), user)
+    if not internal:
+        compose.record_all(
+            application, FROM_STAFF_EMAILS, message=event, status_url=mint_url(application)
+        )
+    return event
