@@ -77,6 +77,7 @@ EMAIL_KIND_LABELS = {
     "request_due": _l("Hinweis auf fällige Rückfrage"),
     "message_to_staff": _l("Nachricht der Antragstellerin / des Antragstellers"),
     "message_to_applicant": _l("Nachricht an Antragsteller/in"),
+    "draft_saved": _l("Link zum gespeicherten Entwurf"),
     "review_request": _l("Bitte um Gutachten"),
 }
 

@@ -382,6 +382,30 @@ class InformationRequest(db.Model):
         return self.answered_at is None
 
 
+class Draft(db.Model):
+    """A form saved to continue later: not a case (no reference, no checks, no staff email).
+
+    ``data`` is the form exactly as posted (field name -> list of typed strings); the PDF, if
+    any, is kept under ``UPLOAD_DIR/drafts``. Deleted when submitted or after ``expires_at``.
+    """
+
+    __tablename__ = "draft"
+    __table_args__ = (Index("ix_draft_expires_at", "expires_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("funding_round.id", ondelete="CASCADE"))
+    contact_email: Mapped[str] = mapped_column(String(254))
+    language: Mapped[str] = mapped_column(String(2), default="de")
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+    attachment_name: Mapped[str | None] = mapped_column(String(64))
+    attachment_original_name: Mapped[str | None] = mapped_column(String(255))
+    attachment_size: Mapped[int | None]
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
 class StatusToken(db.Model):
     """A further status link of a case (the first is ``Application.status_token_hash``): one is
     minted for each email after the receipt that links to the status page, since only hashes

@@ -6,9 +6,11 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
+from app.cases import drafts
 from app.cases.uploads import prune_pending
 from app.cli.outbox import outbox
 from app.cli.users import seed_demo_command, users
+from app.extensions import db
 from app.programmes import ProgrammeError, sync_rounds
 
 programmes = AppGroup("programmes", help="Funding rounds (data files in app/programmes/).")
@@ -33,6 +35,9 @@ def prune_uploads() -> None:
     """Delete uploads of forms that were never submitted (older than the form's lifetime)."""
     removed = prune_pending(current_app.config["FORM_MAX_AGE_SECONDS"])
     click.echo(f"{removed} abandoned upload(s) deleted")
+    expired = drafts.prune()
+    db.session.commit()
+    click.echo(f"{expired} expired draft(s) deleted")
 
 
 def register(app: Flask) -> None:

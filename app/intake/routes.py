@@ -17,9 +17,10 @@ from flask import (
 from flask_babel import gettext as _
 from flask_wtf import FlaskForm
 from itsdangerous import BadSignature, URLSafeTimedSerializer
+from werkzeug.datastructures import MultiDict
 
 from app import clock
-from app.cases import information, messages, uploads
+from app.cases import drafts, information, messages, uploads
 from app.cases.submission import (
     find_by_token,
     form_values,
@@ -81,6 +82,7 @@ def _closed():
 
 
 @bp.route("/antrag", methods=["GET", "POST"])
+@limiter.limit(lambda: _draft_limit(), methods=["POST"], exempt_when=lambda: _not_saving_a_draft())
 def application_form():
     funding_round = open_round()
     if funding_round is None:
@@ -118,6 +120,8 @@ def application_form():
             )
         )
         valid = False
+    if action == "save_draft":
+        return _save_draft(form, funding_round, pending)
     if not valid:
         return _render_form(form, funding_round, pending=pending), 422
     if action != "submit":
@@ -127,8 +131,76 @@ def application_form():
     application, token = submit_application(
         funding_round, form.application_fields(), attachment=pending
     )
+    draft_hash = session.pop("draft", None)
+    if draft_hash:  # the submitted form came from a draft: it is done
+        drafts.discard(draft_hash)
+        db.session.commit()
     session["confirmation"] = {"reference": application.reference, "token": token}
     return redirect(url_for("intake.confirmation"), code=303)
+
+
+def _save_draft(form: ApplicationForm, funding_round, pending):
+    """Keep the form as it stands; only the contact address must be valid (the link goes
+    there). Every other field may still be empty or wrong."""
+    form.contact_email.errors = []
+    form.contact_email.validate(form)
+    if form.contact_email.errors:
+        form.form_errors.append(
+            _(
+                "Zum Speichern brauchen wir eine gültige E-Mail-Adresse der Ansprechperson: "
+                "dorthin senden wir den Link zum Weitermachen."
+            )
+        )
+        for field in form:
+            if field is not form.contact_email:
+                field.errors = []
+        return _render_form(form, funding_round, pending=pending), 422
+    draft, token = drafts.save(
+        funding_round,
+        request.form,
+        form.contact_email.data,
+        form.language.data,
+        pending,
+        existing_hash=session.get("draft"),
+    )
+    db.session.commit()
+    session["draft"] = draft.token_hash
+    return render_template(
+        "intake/draft_saved.html",
+        contact_email=draft.contact_email,
+        expires_at=draft.expires_at,
+        emailed=token is not None,
+    )
+
+
+@bp.get("/antrag/entwurf/<token>")
+def resume_draft(token: str):
+    """The resume link: the form comes back exactly as it was saved."""
+    funding_round = open_round()
+    draft = drafts.find(token)
+    if draft is None or funding_round is None or draft.round_id != funding_round.id:
+        return render_template("intake/draft_gone.html"), 404
+    g.no_store = True
+    form = ApplicationForm(
+        formdata=MultiDict([(key, value) for key, values in draft.data.items() for value in values])
+    )
+    form.configure_for(funding_round)
+    form.started.data = _started_serializer().dumps(True)
+    pending = drafts.pending_copy(draft)
+    form.attachment_ref.data = uploads.sign(pending) if pending else ""
+    session["draft"] = draft.token_hash
+    return _render_form(form, funding_round, pending=pending)
+
+
+DEFAULT_DRAFT_LIMIT = "10 per hour"
+
+
+def _draft_limit() -> str:
+    return current_app.config.get("DRAFT_RATELIMIT", DEFAULT_DRAFT_LIMIT)
+
+
+def _not_saving_a_draft() -> bool:
+    return request.form.get("action") != "save_draft"
 
 
 def _take_attachment(form: ApplicationForm) -> tuple[uploads.PendingUpload | None, str | None]:

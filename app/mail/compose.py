@@ -41,6 +41,7 @@ REQUEST_REMINDER = "request_reminder"
 REQUEST_DUE = "request_due"
 MESSAGE_TO_STAFF = "message_to_staff"
 MESSAGE_TO_APPLICANT = "message_to_applicant"
+DRAFT_SAVED = "draft_saved"
 REVIEW_REQUEST = "review_request"
 
 # Audiences: who an email declared as ``Email(kind, audience)`` goes to.
@@ -81,18 +82,20 @@ def preview(application: Application, emails: Iterable[Email]) -> list[tuple[str
 
 
 def render(
-    kind: str, application: Application, language: str, **context: Any
+    kind: str, application: Application | None, language: str, **context: Any
 ) -> tuple[str, str, str]:
-    """(subject, text body, HTML body) of one email, in ``language``."""
+    """(subject, text body, HTML body) of one email, in ``language``. ``application`` is None
+    for the few emails that belong to no case (a saved draft)."""
     jinja = current_app.jinja_env
     with force_locale(language):
-        names = district_names(application.round, language)
-        context.update(
-            application=application,
-            language=language,
-            round_name=application.round.name(language),
-            districts=[names.get(ags, ags) for ags in application.districts],
-        )
+        context["language"] = language
+        if application is not None:
+            names = district_names(application.round, language)
+            context.update(
+                application=application,
+                round_name=application.round.name(language),
+                districts=[names.get(ags, ags) for ags in application.districts],
+            )
         # Flask's context processors (e.g. the current language) as render_template adds them
         current_app.update_template_context(context)
         text_module = jinja.get_template(f"email/{kind}.txt").make_module(context)
@@ -103,12 +106,12 @@ def render(
 
 
 def record(
-    kind: str, application: Application, recipient: str, language: str, **context: Any
+    kind: str, application: Application | None, recipient: str, language: str, **context: Any
 ) -> Notification:
     """Add one email (notification row + outbox row) to the current transaction."""
     subject, text, html = render(kind, application, language, **context)
     notification = Notification(
-        application_id=application.id,
+        application_id=application.id if application is not None else None,
         recipient=recipient,
         kind=kind,
         language=language,
