@@ -56,6 +56,7 @@ EVENT_KIND_LABELS = {
     "review_requested": _l("Gutachten angefragt"),
     "message": _l("Nachricht"),
     "note": _l("Interne Notiz"),
+    "review_updated": _l("Gutachten geändert"),
 }
 
 ACTOR_LABELS = {"applicant": _l("Antragsteller/in"), "system": _l("System"), "staff": _l("Team")}
@@ -78,6 +79,7 @@ EMAIL_KIND_LABELS = {
     "message_to_staff": _l("Nachricht der Antragstellerin / des Antragstellers"),
     "message_to_applicant": _l("Nachricht an Antragsteller/in"),
     "draft_saved": _l("Link zum gespeicherten Entwurf"),
+    "review_reminder": _l("Erinnerung an Gutachten"),
     "review_request": _l("Bitte um Gutachten"),
 }
 

@@ -615,6 +615,8 @@ class Review(db.Model):
     score_sustainability: Mapped[int | None]
     comment: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # last change by the reviewer (a review can be edited until the case is decided)
+    updated_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
     application: Mapped[Application] = relationship()
     reviewer: Mapped[User] = relationship()
@@ -635,8 +637,12 @@ class ReviewRequest(db.Model):
     reviewer_id: Mapped[int] = mapped_column(ForeignKey("user.id"))
     requested_by_id: Mapped[int] = mapped_column(ForeignKey("user.id"))
     requested_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # the review is due by this date (Berlin); the reviewer is reminded before it
+    due_date: Mapped[dt.date | None]
+    reminded_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
     reviewer: Mapped[User] = relationship(foreign_keys=[reviewer_id])
+    application: Mapped[Application] = relationship()
 
 
 class UsedActionLink(db.Model):

@@ -14,6 +14,7 @@ from sqlalchemy.orm import selectinload
 
 from app.cases.checks import latest_check
 from app.cases.information import overdue_clause
+from app.cases.reviews import overdue_clause as reviews_overdue_clause
 from app.cases.reviews import reviews_of
 from app.extensions import db
 from app.models import (
@@ -50,6 +51,8 @@ class CaseFilter:
     q: str | None = None
     # only cases whose request for information is past its due date
     overdue: bool = False
+    # only cases with a review past its due date
+    overdue_reviews: bool = False
     sort: str = "date"
     direction: str = "desc"
 
@@ -71,6 +74,7 @@ class CaseFilter:
             project_type=pick("project_type"),
             q=pick("q"),
             overdue=args.get("overdue") == "1",
+            overdue_reviews=args.get("overdue_reviews") == "1",
             sort=pick("sort", SORTS) or "date",
             direction=pick("dir", DIRECTIONS) or "desc",
         )
@@ -109,6 +113,8 @@ def case_query(flt: CaseFilter) -> Select:
         stmt = stmt.where(Application.project_type == flt.project_type)
     if flt.overdue:
         stmt = stmt.where(overdue_clause())
+    if flt.overdue_reviews:
+        stmt = stmt.where(exists().where(reviews_overdue_clause()))
     if flt.q:
         stmt = stmt.where(
             or_(

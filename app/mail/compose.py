@@ -42,6 +42,7 @@ REQUEST_DUE = "request_due"
 MESSAGE_TO_STAFF = "message_to_staff"
 MESSAGE_TO_APPLICANT = "message_to_applicant"
 DRAFT_SAVED = "draft_saved"
+REVIEW_REMINDER = "review_reminder"
 REVIEW_REQUEST = "review_request"
 
 # Audiences: who an email declared as ``Email(kind, audience)`` goes to.

@@ -7,7 +7,9 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, SelectField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
+from app import clock
 from app.cases.information import default_due_date
+from app.cases.reviews import default_due_date as reviews_default_due_date
 from app.labels import RULE_OUTCOME_LABELS
 from app.web.fields import GermanDateField, MoneyField, MultiCheckboxField, Present, choices
 
@@ -86,6 +88,20 @@ class OverrideForm(FlaskForm):
 
 class ReviewRequestForm(FlaskForm):
     reviewers = MultiCheckboxField(_l("Gutachterinnen und Gutachter"), coerce=int)
+    due_date = GermanDateField(
+        _l("Gutachten erbeten bis"),
+        validators=[Optional()],  # empty: the default, 14 days
+        description=_l("TT.MM.JJJJ – zwei Tage vorher erhalten die Angefragten eine Erinnerung."),
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.due_date.data is None and not self.due_date.raw_data:
+            self.due_date.data = reviews_default_due_date()
+
+    def validate_due_date(self, field):
+        if field.data is not None and field.data <= clock.today():
+            raise ValidationError(_l("Das Datum muss in der Zukunft liegen."))
 
     def validate_reviewers(self, field):
         if not field.data:

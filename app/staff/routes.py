@@ -119,6 +119,7 @@ def _case_page_context(application: Application) -> dict:
         "action_labels": ACTION_LABELS,
         "override_form": OverrideForm(),
         "request_form": _review_request_form(application),
+        "overdue_review_requests": reviews.overdue_requests(application),
     }
 
 
@@ -217,7 +218,7 @@ def request_reviews(case_id: int):
                 flash(error, "error")
         return redirect(url_for("staff.case", case_id=case_id, _anchor="gutachten"))
     reviewers = db.session.scalars(select(User).where(User.id.in_(form.reviewers.data))).all()
-    asked = reviews.request_reviews(application, reviewers, current_user)
+    asked = reviews.request_reviews(application, reviewers, current_user, form.due_date.data)
     db.session.commit()
     if asked:
         flash(
