@@ -80,6 +80,7 @@ EMAIL_KIND_LABELS = {
     "message_to_applicant": _l("Nachricht an Antragsteller/in"),
     "draft_saved": _l("Link zum gespeicherten Entwurf"),
     "review_reminder": _l("Erinnerung an Gutachten"),
+    "attachment_refused": _l("Anhang abgelehnt"),
     "review_request": _l("Bitte um Gutachten"),
 }
 

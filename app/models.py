@@ -406,6 +406,52 @@ class Draft(db.Model):
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 
 
+INBOUND_STATUSES = (
+    "posted",
+    "no_token",
+    "forged",
+    "expired",
+    "auto_reply",
+    "loop",
+    "unknown_sender",
+    "empty",
+    "closed",
+)
+
+
+class InboundMail(db.Model):
+    """Every email received at a reply address, whether it became a message or not (and why)."""
+
+    __tablename__ = "inbound_mail"
+    __table_args__ = (CheckConstraint(_in("status", INBOUND_STATUSES), name="status_known"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_id: Mapped[str] = mapped_column(String(255), unique=True)
+    received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sender: Mapped[str] = mapped_column(String(254))
+    recipient: Mapped[str] = mapped_column(String(254))
+    subject: Mapped[str] = mapped_column(String(255), default="")
+    status: Mapped[str] = mapped_column(String(16))
+    application_id: Mapped[int | None] = mapped_column(
+        ForeignKey("application.id", ondelete="CASCADE"), index=True
+    )
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("event.id", ondelete="SET NULL"))
+    # refused attachments and other details for the operator
+    detail: Mapped[str | None] = mapped_column(Text)
+
+
+class EventAttachment(db.Model):
+    """A PDF that came with a message (a reply by email), stored in ``UPLOAD_DIR``."""
+
+    __tablename__ = "event_attachment"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("event.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(64))
+    original_name: Mapped[str] = mapped_column(String(255))
+    size: Mapped[int]
+
+
 class StatusToken(db.Model):
     """A further status link of a case (the first is ``Application.status_token_hash``): one is
     minted for each email after the receipt that links to the status page, since only hashes
@@ -542,6 +588,8 @@ class Notification(db.Model):
     attempts: Mapped[int] = mapped_column(default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
     message_id: Mapped[str | None] = mapped_column(String(255))
+    # the case's signed reply address (app.mail.replyaddress): a reply becomes a message
+    reply_to: Mapped[str | None] = mapped_column(String(254))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     claimed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

@@ -133,6 +133,9 @@ def resend_status_link(reference: str, contact_email: str) -> bool:
         application,
         application.contact_email,
         application.language,
+        reply_to=compose.reply_address(
+            application, compose.Email(compose.STATUS_LINK, "applicant")
+        ),
         status_url=compose.absolute_url("intake.status", token=token),
     )
     return True

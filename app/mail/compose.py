@@ -20,6 +20,7 @@ from app import clock
 from app.extensions import db
 from app.jobs import outbox
 from app.labels import district_names
+from app.mail import replyaddress
 from app.mail.delivery import message_id, send_notification
 from app.models import Application, Notification
 
@@ -43,6 +44,7 @@ MESSAGE_TO_STAFF = "message_to_staff"
 MESSAGE_TO_APPLICANT = "message_to_applicant"
 DRAFT_SAVED = "draft_saved"
 REVIEW_REMINDER = "review_reminder"
+ATTACHMENT_REFUSED = "attachment_refused"
 REVIEW_REQUEST = "review_request"
 
 # Audiences: who an email declared as ``Email(kind, audience)`` goes to.
@@ -107,9 +109,16 @@ def render(
 
 
 def record(
-    kind: str, application: Application | None, recipient: str, language: str, **context: Any
+    kind: str,
+    application: Application | None,
+    recipient: str,
+    language: str,
+    *,
+    reply_to: str | None = None,
+    **context: Any,
 ) -> Notification:
-    """Add one email (notification row + outbox row) to the current transaction."""
+    """Add one email (notification row + outbox row) to the current transaction. ``reply_to``:
+    the case's reply address, so that an answer comes back to the case."""
     subject, text, html = render(kind, application, language, **context)
     notification = Notification(
         application_id=application.id if application is not None else None,
@@ -121,6 +130,7 @@ def record(
         body_html=html,
         status="pending",
         message_id=message_id(),
+        reply_to=reply_to,
         created_at=clock.now(),
     )
     db.session.add(notification)
@@ -134,7 +144,24 @@ def record_all(
 ) -> list[Notification]:
     """Record every declared email, to each recipient of its audience, in their language."""
     return [
-        record(email.kind, application, address, language, **context)
+        record(
+            email.kind,
+            application,
+            address,
+            language,
+            reply_to=reply_address(application, email),
+            **context,
+        )
         for email in emails
         for address, language in recipients(application, email.audience)
     ]
+
+
+def reply_address(application: Application, email: Email) -> str | None:
+    """Every email to the applicant carries the case's reply address; staff get one on an
+    applicant's message, so they can answer it by replying."""
+    if email.audience == APPLICANT:
+        return replyaddress.address(replyaddress.APPLICANT, application.id)
+    if email.kind == MESSAGE_TO_STAFF:
+        return replyaddress.address(replyaddress.STAFF, application.id)
+    return None
