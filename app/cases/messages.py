@@ -9,6 +9,7 @@ notes send nothing. The caller commits.
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
 
 from app import clock
 from app.cases.actionlinks import staff_links
@@ -17,7 +18,7 @@ from app.errors import UserError
 from app.extensions import db
 from app.mail import compose
 from app.mail.compose import APPLICANT, STAFF, Email
-from app.models import Application, Event, User
+from app.models import Application, Event, EventAttachment, User
 
 MESSAGE, NOTE = "message", "note"
 MAX_LENGTH = 5000
@@ -72,3 +73,26 @@ def post_from_staff(application: Application, body: str, user: User, *, internal
             application, FROM_STAFF_EMAILS, message=event, status_url=mint_url(application)
         )
     return event
+
+
+def attachments_by_event(application: Application) -> dict[int, list[EventAttachment]]:
+    """PDFs that came with the case's messages (replies by email), by event id."""
+    rows = db.session.scalars(
+        select(EventAttachment)
+        .join(Event, Event.id == EventAttachment.event_id)
+        .where(Event.application_id == application.id)
+        .order_by(EventAttachment.id)
+    )
+    found: dict[int, list[EventAttachment]] = {}
+    for row in rows:
+        found.setdefault(row.event_id, []).append(row)
+    return found
+
+
+def attachment_of_case(application: Application, attachment_id: int) -> EventAttachment | None:
+    """The attachment, only if it belongs to one of this case's messages."""
+    return db.session.scalar(
+        select(EventAttachment)
+        .join(Event, Event.id == EventAttachment.event_id)
+        .where(EventAttachment.id == attachment_id, Event.application_id == application.id)
+    )

@@ -120,6 +120,7 @@ def _case_page_context(application: Application) -> dict:
         "override_form": OverrideForm(),
         "request_form": _review_request_form(application),
         "overdue_review_requests": reviews.overdue_requests(application),
+        "event_attachments": messages.attachments_by_event(application),
     }
 
 
@@ -145,6 +146,25 @@ def attachment(case_id: int):
         application.attachment_name,
         as_attachment=True,
         download_name=application.attachment_original_name or f"{application.reference}.pdf",
+        mimetype="application/pdf",
+    )
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@bp.get("/cases/<int:case_id>/message-attachments/<int:attachment_id>")
+@roles_required(*STAFF_ROLES)
+def message_attachment(case_id: int, attachment_id: int):
+    """A PDF that came with a reply by email."""
+    application = _get_case(case_id)
+    attachment = messages.attachment_of_case(application, attachment_id)
+    if attachment is None:
+        abort(404)
+    response = send_from_directory(
+        current_app.config["UPLOAD_DIR"],
+        attachment.name,
+        as_attachment=True,
+        download_name=attachment.original_name,
         mimetype="application/pdf",
     )
     response.headers["X-Content-Type-Options"] = "nosniff"
