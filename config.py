@@ -113,6 +113,20 @@ class Config:
         self.PROGRAMME = env_str("PROGRAMME", "NON-2025")
         self.UPLOAD_DIR = env_str("UPLOAD_DIR", str(INSTANCE_DIR / "uploads"))
         self.MAIL_SINK_DIR = env_str("MAIL_SINK_DIR", str(INSTANCE_DIR / "mail"))
+        # Replies by email (docs/replies.md): the base reply address (empty: no reply
+        # addresses), how the portal receives mail, and how long a reply address works.
+        self.REPLY_ADDRESS = env_str("REPLY_ADDRESS", "antwort@localhost")
+        self.REPLY_TOKEN_MAX_AGE_DAYS = env_int("REPLY_TOKEN_MAX_AGE_DAYS", 365)
+        self.INBOUND_MODE = env_str("INBOUND_MODE", "smtp")  # smtp | imap | off
+        self.INBOUND_SMTP_HOST = env_str("INBOUND_SMTP_HOST", "127.0.0.1")
+        self.INBOUND_SMTP_PORT = env_int("INBOUND_SMTP_PORT", 8026)
+        self.INBOUND_MAX_BYTES = env_int("INBOUND_MAX_BYTES", 25 * 1024 * 1024)
+        self.IMAP_HOST = env_str("IMAP_HOST")
+        self.IMAP_PORT = env_int("IMAP_PORT", 993)
+        self.IMAP_USERNAME = env_str("IMAP_USERNAME")
+        self.IMAP_PASSWORD = env_str("IMAP_PASSWORD")
+        self.IMAP_FOLDER = env_str("IMAP_FOLDER", "INBOX")
+        self.IMAP_POLL_SECONDS = env_int("IMAP_POLL_SECONDS", 60)
 
         self.ATTACHMENT_MAX_BYTES = env_int("ATTACHMENT_MAX_BYTES", 10 * 1024 * 1024)
         # Larger than the attachment limit so an oversized PDF reaches the form validator

@@ -10,6 +10,7 @@ STATE_LABELS = {
     "funded": _l("Bewilligt"),
     "rejected": _l("Abgelehnt"),
     "withdrawn": _l("Zurückgezogen"),
+    "info_requested": _l("Rückfrage offen"),
 }
 
 OUTCOME_LABELS = {
@@ -65,6 +66,8 @@ ACTION_LABELS = {
     # steps offered by email links (app.cases.actionlinks)
     "request_reviews": _l("Gutachten anfordern"),
     "open": _l("Fall öffnen"),
+    "request_information": _l("Rückfrage stellen"),
+    "amend": _l("Antrag ergänzen"),
 }
 
 EVENT_KIND_LABELS = {
@@ -76,6 +79,9 @@ EVENT_KIND_LABELS = {
     "anonymised": _l("Personenbezogene Daten gelöscht (Speicherfrist abgelaufen)"),
     "erased": _l("Personenbezogene Daten vorzeitig gelöscht"),
     "data_export": _l("Auskunft nach Art. 15 DSGVO heruntergeladen"),
+    "message": _l("Nachricht"),
+    "note": _l("Interne Notiz"),
+    "review_updated": _l("Gutachten geändert"),
 }
 
 ACTOR_LABELS = {"applicant": _l("Antragsteller/in"), "system": _l("System"), "staff": _l("Team")}
@@ -89,6 +95,17 @@ EMAIL_KIND_LABELS = {
     "funded": _l("Förderzusage"),
     "rejected": _l("Ablehnung"),
     "withdrawn": _l("Hinweis auf Rücknahme"),
+    "withdrawal_confirmed": _l("Bestätigung der Rücknahme"),
+    "status_link": _l("Neuer Statuslink"),
+    "information_requested": _l("Rückfrage an Antragsteller/in"),
+    "amended": _l("Hinweis auf Ergänzung"),
+    "request_reminder": _l("Erinnerung an Rückfrage"),
+    "request_due": _l("Hinweis auf fällige Rückfrage"),
+    "message_to_staff": _l("Nachricht der Antragstellerin / des Antragstellers"),
+    "message_to_applicant": _l("Nachricht an Antragsteller/in"),
+    "draft_saved": _l("Link zum gespeicherten Entwurf"),
+    "review_reminder": _l("Erinnerung an Gutachten"),
+    "attachment_refused": _l("Anhang abgelehnt"),
     "review_request": _l("Bitte um Gutachten"),
     "review_recorded": _l("Hinweis auf neues Gutachten"),
     "reviews_complete": _l("Hinweis: alle Gutachten liegen vor"),

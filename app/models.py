@@ -68,7 +68,9 @@ SUBMITTED, REVIEWED, FUNDED, REJECTED, WITHDRAWN = (
     "rejected",
     "withdrawn",
 )
-STATES = (SUBMITTED, REVIEWED, FUNDED, REJECTED, WITHDRAWN)
+# staff asked the applicant for information or an amendment; the case waits for the answer
+INFO_REQUESTED = "info_requested"
+STATES = (SUBMITTED, REVIEWED, FUNDED, REJECTED, WITHDRAWN, INFO_REQUESTED)
 FINAL_STATES = (FUNDED, REJECTED, WITHDRAWN)
 
 LEGAL_FORMS = (
@@ -300,6 +302,8 @@ class Application(db.Model):
 
     # latest eligibility summary, denormalised for filtering the case list
     eligibility_outcome: Mapped[str | None] = mapped_column(String(16))
+    # number of the current version of the data (an amendment adds one; see ApplicationVersion)
+    version: Mapped[int] = mapped_column(default=1, server_default="1")
 
     # set when retention (or an early erasure) removed the personal data (app.cases.retention)
     anonymised_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
@@ -361,6 +365,130 @@ class Event(db.Model):
     actor: Mapped[User | None] = relationship()
 
 
+class ApplicationVersion(db.Model):
+    """A snapshot of an application's data: the first as submitted, one per amendment."""
+
+    __tablename__ = "application_version"
+    __table_args__ = (
+        UniqueConstraint("application_id", "number", name="uq_application_version_number"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    application_id: Mapped[int] = mapped_column(
+        ForeignKey("application.id", ondelete="CASCADE"), index=True
+    )
+    number: Mapped[int]
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # "applicant" or "staff"; actor_id when a user made the version
+    actor_label: Mapped[str] = mapped_column(String(32))
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    # field name -> value as JSON (money in cents, dates ISO, lists sorted)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class InformationRequest(db.Model):
+    """Staff asked the applicant for information or an amendment, with a due date."""
+
+    __tablename__ = "information_request"
+    __table_args__ = (
+        CheckConstraint(_in("return_state", (SUBMITTED, REVIEWED)), name="return_state_known"),
+        Index("ix_information_request_open_due", "answered_at", "due_date"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    application_id: Mapped[int] = mapped_column(
+        ForeignKey("application.id", ondelete="CASCADE"), index=True
+    )
+    message: Mapped[str] = mapped_column(Text)
+    due_date: Mapped[dt.date]
+    # where the case goes back to when the answer comes
+    return_state: Mapped[str] = mapped_column(String(16))
+    requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    requested_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    answered_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # the version the answer created
+    answer_version: Mapped[int | None]
+    applicant_reminded_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    staff_reminded_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+    application: Mapped[Application] = relationship()
+    requested_by: Mapped[User | None] = relationship()
+
+    @property
+    def is_open(self) -> bool:
+        return self.answered_at is None
+
+
+class Draft(db.Model):
+    """A form saved to continue later: not a case (no reference, no checks, no staff email).
+
+    ``data`` is the form exactly as posted (field name -> list of typed strings); the PDF, if
+    any, is kept under ``UPLOAD_DIR/drafts``. Deleted when submitted or after ``expires_at``.
+    """
+
+    __tablename__ = "draft"
+    __table_args__ = (Index("ix_draft_expires_at", "expires_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("funding_round.id", ondelete="CASCADE"))
+    contact_email: Mapped[str] = mapped_column(String(254))
+    language: Mapped[str] = mapped_column(String(2), default="de")
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+    attachment_name: Mapped[str | None] = mapped_column(String(64))
+    attachment_original_name: Mapped[str | None] = mapped_column(String(255))
+    attachment_size: Mapped[int | None]
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+INBOUND_STATUSES = (
+    "posted",
+    "no_token",
+    "forged",
+    "expired",
+    "auto_reply",
+    "loop",
+    "unknown_sender",
+    "empty",
+    "closed",
+)
+
+
+class InboundMail(db.Model):
+    """Every email received at a reply address, whether it became a message or not (and why)."""
+
+    __tablename__ = "inbound_mail"
+    __table_args__ = (CheckConstraint(_in("status", INBOUND_STATUSES), name="status_known"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_id: Mapped[str] = mapped_column(String(255), unique=True)
+    received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sender: Mapped[str] = mapped_column(String(254))
+    recipient: Mapped[str] = mapped_column(String(254))
+    subject: Mapped[str] = mapped_column(String(255), default="")
+    status: Mapped[str] = mapped_column(String(16))
+    application_id: Mapped[int | None] = mapped_column(
+        ForeignKey("application.id", ondelete="CASCADE"), index=True
+    )
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("event.id", ondelete="SET NULL"))
+    # refused attachments and other details for the operator
+    detail: Mapped[str | None] = mapped_column(Text)
+
+
+class EventAttachment(db.Model):
+    """A PDF that came with a message (a reply by email), stored in ``UPLOAD_DIR``."""
+
+    __tablename__ = "event_attachment"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("event.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(64))
+    original_name: Mapped[str] = mapped_column(String(255))
+    size: Mapped[int]
+
+
 # --- eligibility ------------------------------------------------------------------------
 
 
@@ -378,6 +506,8 @@ class EligibilityCheck(db.Model):
     application_id: Mapped[int] = mapped_column(ForeignKey("application.id", ondelete="CASCADE"))
     run: Mapped[int] = mapped_column(default=1)
     rules_version: Mapped[str] = mapped_column(String(32))
+    # the version of the application's data that was checked (an amendment is checked again)
+    application_version: Mapped[int] = mapped_column(default=1, server_default="1")
     checked_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     overall: Mapped[str] = mapped_column(String(16))
 
@@ -443,6 +573,8 @@ class OutboxItem(db.Model):
     payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     status: Mapped[str] = mapped_column(String(16), default="pending")
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # scheduled work (reminders, due dates): not to run before this time
+    run_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     enqueued_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     attempts: Mapped[int] = mapped_column(default=0)
@@ -482,6 +614,8 @@ class Notification(db.Model):
     # A secret link the stored bodies hold only as a placeholder, put in at send time by the
     # resolver of this name (app.mail.delivery.register_personal_link), e.g. "status".
     personal_link: Mapped[str | None] = mapped_column(String(16))
+    # the case's signed reply address (app.mail.replyaddress): a reply becomes a message
+    reply_to: Mapped[str | None] = mapped_column(String(254))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     claimed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
@@ -606,6 +740,8 @@ class Review(db.Model):
     score_sustainability: Mapped[int | None]
     comment: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # last change by the reviewer (a review can be edited until the case is decided)
+    updated_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
     application: Mapped[Application] = relationship()
     reviewer: Mapped[User] = relationship()
@@ -626,8 +762,12 @@ class ReviewRequest(db.Model):
     reviewer_id: Mapped[int] = mapped_column(ForeignKey("user.id"))
     requested_by_id: Mapped[int] = mapped_column(ForeignKey("user.id"))
     requested_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # the review is due by this date (Berlin); the reviewer is reminded before it
+    due_date: Mapped[dt.date | None]
+    reminded_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
     reviewer: Mapped[User] = relationship(foreign_keys=[reviewer_id])
+    application: Mapped[Application] = relationship()
 
 
 class UsedFormToken(db.Model):

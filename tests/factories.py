@@ -9,10 +9,15 @@ from html.parser import HTMLParser
 from typing import Any
 
 from pypdf import PdfWriter
+from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
 from app import clock
+from app.cases import inbox
 from app.cases.submission import submit_application
+from app.extensions import db
+from app.mail.delivery import build_message
+from app.models import Notification, StaffNotice
 from app.programmes import configured_round
 
 
@@ -222,3 +227,26 @@ def create_reviewed_application(staff, reviewer, **overrides: Any):
     workflow.apply_transition(application, "mark_reviewed", user=staff)
     db.session.commit()
     return application
+
+
+def sent_text(notification) -> str:
+    """An email's text body as delivery sends it: personal links (the status link) put in,
+    which the stored copy holds only as a placeholder."""
+    return build_message(notification).body
+
+
+def write_staff_emails() -> None:
+    """Write the email of every staff notice not yet written (what the worker's job does
+    after the commit), so a test can read staff emails like any other."""
+    waiting = select(StaffNotice.id).where(
+        StaffNotice.notification_id.is_(None), StaffNotice.digest_id.is_(None)
+    )
+    for notice_id in db.session.scalars(waiting.order_by(StaffNotice.id)).all():
+        inbox.send_staff_notice(notice_id)
+
+
+def mails(kind: str) -> list[Notification]:
+    """The recorded emails of ``kind``, staff emails written first."""
+    write_staff_emails()
+    db.session.expire_all()
+    return list(db.session.scalars(select(Notification).filter_by(kind=kind)))

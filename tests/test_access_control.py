@@ -13,8 +13,9 @@ import pathlib
 import pytest
 
 from app import accounts
-from app.cases import workflow
+from app.cases import messages, workflow
 from app.extensions import db
+from app.models import EventAttachment
 from tests.factories import create_application
 from tests.fixtures.auth import PASSWORD, login
 from tests.fixtures.workspace import add_check, csrf_from
@@ -24,7 +25,7 @@ LOGIN, FORBIDDEN, OK = "login", "403", "ok"
 
 
 def routes(
-    case_id: int, result_id: int, other_id: int, user_id: int = 1
+    case_id: int, result_id: int, other_id: int, user_id: int = 1, attachment_id: int = 0
 ) -> list[tuple[str, str, dict, str]]:
     """(method, url, form data, area); area "staff" = staff/admin, "review" = +reviewers,
     "other" = a case the reviewer has no business with, "admin" = admins only, "account" =
@@ -58,6 +59,10 @@ def routes(
         ("POST", "/staff/notifications", {}, "staff"),
         ("GET", "/staff/notifications/defaults", {}, "admin"),
         ("POST", "/staff/notifications/defaults", {}, "admin"),
+        ("POST", f"{c}/messages", {"body": ""}, "staff"),
+        ("GET", f"{c}/message-attachments/{attachment_id}", {}, "staff"),
+        ("GET", f"{c}/action/request_information", {}, "staff"),
+        ("GET", "/staff/cases?overdue=1", {}, "staff"),
         ("GET", "/review/", {}, "review"),
         ("GET", r, {}, "review"),
         ("GET", f"{c}/attachment", {}, "review"),
@@ -110,6 +115,14 @@ def test_access_matrix(app, role, make_user, client_for):
         (upload_dir / f"case{case.id}.pdf").write_bytes(b"%PDF-1.4\n%x\n")
         case.attachment_name = f"case{case.id}.pdf"
     staff = make_user("staff", email="boss@example.org")
+    # a PDF that came with a reply by email
+    message = messages.post_from_applicant(application, "Anbei der Plan.")
+    (upload_dir / "reply.pdf").write_bytes(b"%PDF-1.4\n%z\n")
+    attachment = EventAttachment(
+        event_id=message.id, name="reply.pdf", original_name="P.pdf", size=9
+    )
+    db.session.add(attachment)
+    db.session.flush()
     # another case, already decided, that the reviewer was never involved in
     other, other_token = create_application(title="Fremder Antrag")
     (upload_dir / "other.pdf").write_bytes(b"%PDF-1.4\n%y\n")
@@ -132,7 +145,9 @@ def test_access_matrix(app, role, make_user, client_for):
     token_value = csrf_from(client.get("/login", follow_redirects=True).get_data(as_text=True))
 
     outcomes = {}
-    for method, url, data, area in routes(application.id, result_id, other.id, staff.id):
+    for method, url, data, area in routes(
+        application.id, result_id, other.id, staff.id, attachment.id
+    ):
         if method == "GET":
             response = client.get(url)
         else:

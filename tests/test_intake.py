@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from werkzeug.datastructures import MultiDict
 
 from app.extensions import db
-from app.models import Application, ApplicationDistrict, Event, hash_token
+from app.models import Application, ApplicationDistrict, Event, Notification, hash_token
 from app.web.fields import parse_money
 from tests.factories import (
     form_tokens,
@@ -581,6 +581,13 @@ def test_applicant_withdraws_after_confirmation(client):
     # the staff hear of it through their inbox (app.cases.notices): one notice, sent by a job
     notices = db.session.scalars(select(StaffNotice).filter_by(kind="withdrawn")).all()
     assert [n.recipient for n in notices] == ["staff@example.org"]
+    # the applicant gets a confirmation, in the language of the application
+    confirmation = db.session.scalars(
+        select(Notification).filter_by(kind="withdrawal_confirmed")
+    ).all()
+    assert [n.recipient for n in confirmation] == [application.contact_email]
+    assert application.reference in confirmation[0].subject
+    assert "zurückgezogen" in confirmation[0].body_text
     status = client.get(f"/status/{token}").get_data(as_text=True)
     assert "Zurückgezogen" in status and "/zurueckziehen" not in status
     # a second attempt changes nothing and says why

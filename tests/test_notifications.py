@@ -18,7 +18,7 @@ from app.cases.workflow import TRANSITIONS, apply_transition
 from app.extensions import db
 from app.mail import compose, delivery
 from app.models import Notification, OutboxItem, StaffNotice, User
-from tests.factories import create_application
+from tests.factories import create_application, write_staff_emails
 from tests.fixtures.pipeline import drain
 
 
@@ -34,12 +34,6 @@ def _staff() -> User:
     db.session.add(user)
     db.session.commit()
     return user
-
-
-def _write_staff_emails() -> None:
-    """Run the staff-notice job of every notice (as the worker does after the commit)."""
-    for notice_id in db.session.scalars(select(StaffNotice.id).order_by(StaffNotice.id)).all():
-        inbox.send_staff_notice(notice_id)
 
 
 def test_submission_records_receipt_and_check(app):
@@ -74,8 +68,8 @@ def test_staff_notice_follows_the_check_with_its_summary(app):
     )
     check_eligibility(application.id)
     check_eligibility(application.id)  # idempotent: one notice only
-    _write_staff_emails()
-    _write_staff_emails()  # the notice's job is idempotent too
+    write_staff_emails()
+    write_staff_emails()  # the notice's job is idempotent too
     (staff,) = _notifications(application_id=application.id, kind="staff_new")
     assert staff.recipient == "staff@example.org" and staff.language == "de"
     assert "Nicht förderfähig" in staff.body_text
@@ -116,8 +110,11 @@ def test_links_come_from_base_url_not_the_request(app, client):
         ("mark_reviewed", [("reviewed", "applicant")]),
         ("fund", [("funded", "applicant")]),
         ("reject", [("rejected", "applicant")]),
-        ("withdraw", [("withdrawn", "staff@example.org")]),  # no staff account: shared only
+        # no staff account: the shared address only
+        ("withdraw", [("withdrawal_confirmed", "applicant"), ("withdrawn", "staff@example.org")]),
         ("reopen", []),
+        ("request_information", [("information_requested", "applicant")]),
+        ("amend", [("amended", "staff@example.org")]),
     ],
 )
 def test_preview_for_transition(app, action, expected):
@@ -127,7 +124,8 @@ def test_preview_for_transition(app, action, expected):
         (kind, application.contact_email if to == "applicant" else to) for kind, to in expected
     ]
     assert set(TRANSITIONS) == {
-        "submit", "mark_reviewed", "fund", "reject", "reopen", "withdraw"
+        "submit", "mark_reviewed", "fund", "reject", "reopen", "withdraw",
+        "request_information", "amend",
     }  # fmt: skip
 
 
@@ -165,11 +163,14 @@ def test_every_transition_records_the_emails_its_preview_promised(app, monkeypat
     db.session.commit()
     # staff emails are notices first (one per person, written by their job after the commit)
     notices = db.session.scalars(select(StaffNotice).filter_by(application_id=other.id)).all()
-    assert [(n.kind, n.recipient) for n in notices] == expected
+    confirmation = _notifications(application_id=other.id, kind="withdrawal_confirmed")
+    assert [(n.kind, n.recipient) for n in confirmation + notices] == expected
     assert {n.recipient for n in notices} == {"staff@example.org", "sb@example.org"}
-    _write_staff_emails()
+    write_staff_emails()
     withdrawn = _notifications(application_id=other.id, kind="withdrawn")
     assert sorted(n.recipient for n in withdrawn) == ["sb@example.org", "staff@example.org"]
+    confirmed = _notifications(application_id=other.id, kind="withdrawal_confirmed")
+    assert [n.recipient for n in confirmed] == [other.contact_email]
 
 
 def test_funded_email_names_granted_amount(app):

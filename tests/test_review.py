@@ -54,7 +54,7 @@ def test_reviewer_reads_case_without_contact_details(app, reviewer):
     assert "/action/" not in html  # no transition forms
 
 
-def test_record_one_review_then_refuse_a_second(app, reviewer, reviewer_user, post_form):
+def test_record_one_review_then_change_it(app, reviewer, reviewer_user, post_form):
     application, _ = create_application()
     url = f"/review/cases/{application.id}"
     incomplete = post_form(reviewer, url, url, {"recommendation": "approve"})
@@ -76,17 +76,17 @@ def test_record_one_review_then_refuse_a_second(app, reviewer, reviewer_user, po
     )
     assert not review.conflict_of_interest
 
-    # a second review (a stale form posted again) is refused with a message
+    # posting again changes the one review (reviews can be edited until the decision)
     token_page = reviewer.get(url).get_data(as_text=True)
     again = reviewer.post(
         url,
         data={**data, "recommendation": "reject", "csrf_token": csrf_from(token_page)},
         follow_redirects=True,
     )
-    assert "bereits ein Gutachten abgegeben" in again.get_data(as_text=True)
+    assert "Ihr Gutachten wurde gespeichert" in again.get_data(as_text=True)
     assert db.session.scalar(select(db.func.count(Review.id))) == 1
     db.session.refresh(review)
-    assert review.recommendation == "approve"
+    assert review.recommendation == "reject" and review.updated_at is not None
 
 
 def test_scores_outside_0_to_5_are_refused(app, reviewer, post_form):

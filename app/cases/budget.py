@@ -20,6 +20,7 @@ from app.extensions import db
 from app.formatting import money
 from app.models import (
     FUNDED,
+    INFO_REQUESTED,
     REVIEWED,
     SUBMITTED,
     Application,
@@ -28,7 +29,7 @@ from app.models import (
     FundingRound,
 )
 
-OPEN_STATES = (SUBMITTED, REVIEWED)
+OPEN_STATES = (SUBMITTED, REVIEWED, INFO_REQUESTED)
 
 
 class FundingError(UserError):

@@ -194,6 +194,7 @@ def _store(application: Application, report: eligibility.Report, run: int) -> El
         application_id=application.id,
         run=run,
         rules_version=report.rules_version,
+        application_version=application.version,
         checked_at=clock.now(),
         overall=report.overall,
         results=results,
@@ -242,31 +243,40 @@ def rerun_check(application: Application, user: User) -> EligibilityCheck:
     return check
 
 
-def _first_check(application_id: int) -> EligibilityCheck | None:
-    return db.session.scalar(select(EligibilityCheck).filter_by(application_id=application_id))
+def _check_of_version(application_id: int, version: int) -> EligibilityCheck | None:
+    return db.session.scalar(
+        select(EligibilityCheck)
+        .filter_by(application_id=application_id, application_version=version)
+        .limit(1)
+    )
 
 
 @job(queue="checks")
 def check_eligibility(application_id: int) -> str:
-    """The first check of a submitted application: store the report, set the case's summary
-    and record the emails it causes, all in one transaction. Runs once per application."""
-    if _first_check(application_id) is not None:
-        return "exists"
+    """Check each version of a submitted application's data once: the first as submitted,
+    again after every amendment (as the next run, overrides of unchanged outcomes kept).
+    Store the report, set the case's summary and record the emails it causes, all in one
+    transaction."""
     application = db.session.get(Application, application_id)
     if application is None:
         raise LookupError(f"application {application_id} does not exist")
+    version = application.version
+    if _check_of_version(application_id, version) is not None:
+        return "exists"
+    previous = latest_check(application)
     report = evaluate_case(application)
-    check = _store(application, report, run=1)
-    application.eligibility_outcome = report.overall
+    check = _store(application, report, run=(previous.run + 1) if previous is not None else 1)
     try:
         db.session.flush()
+        _carry_overrides(previous, check)
+        application.eligibility_outcome = overall_outcome(check.results)
         _record_emails(application, check)
         db.session.commit()
     except IntegrityError:
         # Two runs raced; the unique (application, run) let only one through, and its
         # email came with it.
         db.session.rollback()
-        if _first_check(application_id) is not None:
+        if _check_of_version(application_id, version) is not None:
             return "exists"
         raise
     return report.overall

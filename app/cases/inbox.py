@@ -36,6 +36,7 @@ from app.models import (
     Application,
     EligibilityCheck,
     Event,
+    InformationRequest,
     Notification,
     Review,
     ReviewRequest,
@@ -54,6 +55,9 @@ OFFERS: dict[str, tuple[str, ...]] = {
     compose.REVIEWS_COMPLETE: (A.MARK_REVIEWED, A.FUND, A.REJECT),
     compose.REVIEW_CONFLICT: (A.REQUEST_REVIEWS,),
     compose.WITHDRAWN: (),
+    compose.AMENDED: (A.REQUEST_REVIEWS, A.MARK_REVIEWED, A.FUND, A.REJECT),
+    compose.MESSAGE_TO_STAFF: (),
+    compose.REQUEST_DUE: (A.REJECT,),
     compose.EMAIL_FAILED: (),
     compose.JOB_FAILED: (),
 }
@@ -143,6 +147,11 @@ def facts_context(notice: StaffNotice) -> dict[str, Any]:
         context["conflicts"] = [r for r in every if r.conflict_of_interest]
     elif notice.kind == compose.WITHDRAWN:
         context["event"] = _get(Event, facts.get("event_id"))
+    elif notice.kind in (compose.AMENDED, compose.REQUEST_DUE):
+        context["event"] = _get(Event, facts.get("event_id"))
+        context["information_request"] = _get(InformationRequest, facts.get("request_id"))
+    elif notice.kind == compose.MESSAGE_TO_STAFF:
+        context["message"] = _get(Event, facts.get("event_id"))
     elif notice.kind == compose.EMAIL_FAILED:
         context["failed"] = _get(Notification, facts.get("notification_id"))
     return context
@@ -182,6 +191,7 @@ def send_staff_notice(notice_id: int) -> str:
         compose.STAFF_LANGUAGE,
         links=links,
         personal=notice.user_id is not None,
+        reply_to=compose.reply_address(notice.application, notice.kind, compose.STAFF),
         **facts_context(notice),
     )
     if not _claim(notice_id, notification_id=notification.id):

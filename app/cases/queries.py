@@ -13,6 +13,8 @@ from sqlalchemy import Select, exists, or_, select
 from sqlalchemy.orm import selectinload
 
 from app.cases.checks import latest_check
+from app.cases.information import overdue_clause
+from app.cases.reviews import overdue_clause as reviews_overdue_clause
 from app.cases.reviews import reviews_of
 from app.extensions import db
 from app.models import (
@@ -47,6 +49,10 @@ class CaseFilter:
     priority: str | None = None
     project_type: str | None = None
     q: str | None = None
+    # only cases whose request for information is past its due date
+    overdue: bool = False
+    # only cases with a review past its due date
+    overdue_reviews: bool = False
     sort: str = "date"
     direction: str = "desc"
 
@@ -67,6 +73,8 @@ class CaseFilter:
             priority=pick("priority"),
             project_type=pick("project_type"),
             q=pick("q"),
+            overdue=args.get("overdue") == "1",
+            overdue_reviews=args.get("overdue_reviews") == "1",
             sort=pick("sort", SORTS) or "date",
             direction=pick("dir", DIRECTIONS) or "desc",
         )
@@ -103,6 +111,10 @@ def case_query(flt: CaseFilter) -> Select:
         )
     if flt.project_type:
         stmt = stmt.where(Application.project_type == flt.project_type)
+    if flt.overdue:
+        stmt = stmt.where(overdue_clause())
+    if flt.overdue_reviews:
+        stmt = stmt.where(exists().where(reviews_overdue_clause()))
     if flt.q:
         stmt = stmt.where(
             or_(

@@ -24,10 +24,10 @@ from typing import Any
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
-from sqlalchemy import String, Text, func, select, update
+from sqlalchemy import String, Text, delete, func, select, update
 
 from app import clock, formatting
-from app.cases import submission, uploads
+from app.cases import drafts, submission, uploads
 from app.eligibility import add_months
 from app.errors import UserError
 from app.extensions import db
@@ -40,9 +40,13 @@ from app.models import (
     REJECTED,
     WITHDRAWN,
     Application,
+    ApplicationVersion,
     EligibilityCheck,
     EligibilityResult,
     Event,
+    EventAttachment,
+    InboundMail,
+    InformationRequest,
     Notification,
     OutboxItem,
     Review,
@@ -50,7 +54,7 @@ from app.models import (
     hash_token,
 )
 
-OPEN_STATES = ("submitted", "reviewed")
+OPEN_STATES = ("submitted", "reviewed", "info_requested")
 
 # Anchors: from when a period runs.
 CLOSED = "closed"  # the day the case entered its final state
@@ -156,6 +160,7 @@ KEPT_COLUMNS = frozenset(
         "granted_amount",
         *DECLARATIONS,
         "eligibility_outcome",
+        "version",  # how many versions the data had (a count, nothing personal)
         "anonymised_at",
     }
 )
@@ -276,9 +281,11 @@ def anonymise(
     kind: str = ANONYMISED,
     user: User | None = None,
     reason: str | None = None,
-) -> str | None:
+) -> list[str]:
     """Remove the case's personal data inside the current transaction (the caller commits,
-    then deletes the returned attachment file name with ``delete_attachment``).
+    then deletes the returned file names with ``delete_files``): the application's data, its
+    earlier versions, messages and notes, the text of requests for information, received
+    emails and their PDFs.
 
     Raises ``RetentionError`` for an open or already anonymised case, or while one of its
     emails is still being sent (its body is needed until then).
@@ -294,7 +301,7 @@ def anonymise(
                 "in einigen Minuten erneut."
             )
         )
-    attachment = application.attachment_name
+    files = [application.attachment_name] if application.attachment_name else []
     contact_email = application.contact_email
     now = clock.now()
     table = Application.__table__
@@ -330,6 +337,21 @@ def anonymise(
     )
     db.session.execute(update(Review).where(Review.application_id == case_id).values(comment=None))
     db.session.execute(update(Event).where(Event.application_id == case_id).values(comment=None))
+    # the conversation: earlier versions, requests, received emails and their PDFs
+    db.session.execute(
+        delete(ApplicationVersion).where(ApplicationVersion.application_id == case_id)
+    )
+    db.session.execute(
+        update(InformationRequest)
+        .where(InformationRequest.application_id == case_id)
+        .values(message="")
+    )
+    db.session.execute(delete(InboundMail).where(InboundMail.application_id == case_id))
+    event_ids = select(Event.id).where(Event.application_id == case_id)
+    files += db.session.scalars(
+        select(EventAttachment.name).where(EventAttachment.event_id.in_(event_ids))
+    ).all()
+    db.session.execute(delete(EventAttachment).where(EventAttachment.event_id.in_(event_ids)))
     check_ids = select(EligibilityCheck.id).where(EligibilityCheck.application_id == case_id)
     db.session.execute(
         update(EligibilityResult)
@@ -348,13 +370,13 @@ def anonymise(
     )
     db.session.flush()
     db.session.expire(application)
-    return attachment
+    return files
 
 
-def delete_attachment(name: str | None) -> None:
-    """After the commit: the file goes with the data (a crash before leaves only the file,
-    which no case refers to any more)."""
-    if name:
+def delete_files(names: list[str]) -> None:
+    """After the commit: the files go with the data (a crash before leaves only files that
+    no case refers to any more)."""
+    for name in names:
         uploads.path_of(name).unlink(missing_ok=True)
 
 
@@ -378,10 +400,10 @@ def erasure_refusal(application: Application) -> Any | None:
     return None
 
 
-def erase_early(application: Application, user: User, reason: str | None) -> str | None:
+def erase_early(application: Application, user: User, reason: str | None) -> list[str]:
     """An administrator erases a closed case on request (Art. 17 DSGVO), with a reason.
 
-    Inside the current transaction; returns the attachment name to delete after the commit.
+    Inside the current transaction; returns the file names to delete after the commit.
     """
     if user.role != "admin":
         raise RetentionError(_l("Nur die Administration darf Anträge vorzeitig löschen."))
@@ -402,10 +424,12 @@ class RunReport:
     cases: list[Due]
     skipped: list[tuple[Due, str]]
     uploads: int
+    drafts: int = 0
 
 
 def run(today: dt.date | None = None, *, dry_run: bool = False) -> RunReport:
-    """Anonymise every case whose period has ended and delete abandoned uploads.
+    """Anonymise every case whose period has ended; delete abandoned uploads and expired
+    drafts.
 
     One transaction per case, so a failure leaves the others done. ``dry_run`` only lists.
     """
@@ -413,30 +437,36 @@ def run(today: dt.date | None = None, *, dry_run: bool = False) -> RunReport:
     db.session.commit()  # end the read transaction
     max_age = current_app.config["FORM_MAX_AGE_SECONDS"]
     if dry_run:
-        return RunReport(due, [], uploads.prune_pending(max_age, dry_run=True))
+        return RunReport(
+            due, [], uploads.prune_pending(max_age, dry_run=True), drafts.prune(dry_run=True)
+        )
     done, skipped = [], []
     for item in due:
         application = db.session.get(Application, item.application_id)
         try:
-            attachment = anonymise(application) if application is not None else None
+            files = anonymise(application) if application is not None else []
             db.session.commit()
         except RetentionError as exc:
             db.session.rollback()
             skipped.append((item, str(exc.message)))
             continue
-        delete_attachment(attachment)
+        delete_files(files)
         done.append(item)
     # The single-use marks of submitted forms: their signed tokens have expired by now.
     submission.prune_form_tokens(max_age)
+    expired_drafts = drafts.prune()
     db.session.commit()
-    return RunReport(done, skipped, uploads.prune_pending(max_age))
+    return RunReport(done, skipped, uploads.prune_pending(max_age), expired_drafts)
 
 
 @job(queue="maintenance")
 def run_retention() -> str:
     """The daily retention run (recorded by the worker's scheduler through the outbox)."""
     report = run()
-    return f"{len(report.cases)} case(s) anonymised, {report.uploads} upload(s) deleted"
+    return (
+        f"{len(report.cases)} case(s) anonymised, {report.uploads} upload(s) and "
+        f"{report.drafts} draft(s) deleted"
+    )
 
 
 def record_daily_run(now: dt.datetime | None = None) -> bool:

@@ -1,22 +1,40 @@
-"""Reviews of a case: asking reviewers, recording one review per reviewer and case (a unique
-constraint backs the check), and reading them.
+"""Reviews of a case: asking reviewers (with a due date and a reminder), recording one review
+per reviewer and case (a unique constraint backs the check), editing it until the case is
+decided, and reading them.
 
-Recording one tells the staff (``app.cases.notices``): a review recorded, a conflict declared,
-and, once every requested reviewer has answered, that all reviews are in."""
+The reminder is a scheduled outbox row (``outbox.record(remind_reviewer, run_at=…)``), durable
+like every job; it re-checks that the review is still missing and the case still waits."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import and_, exists, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
+from app import clock
 from app.cases import notices
 from app.errors import UserError
 from app.extensions import db
+from app.jobs import job, outbox
 from app.mail import compose
 from app.mail.compose import REVIEW_CONFLICT, REVIEW_RECORDED, REVIEWS_COMPLETE, STAFF, Email
-from app.models import SCORES, SUBMITTED, Application, Event, Review, ReviewRequest, User
+from app.models import (
+    FINAL_STATES,
+    SCORES,
+    SUBMITTED,
+    Application,
+    Event,
+    Review,
+    ReviewRequest,
+    User,
+)
+
+DEFAULT_DUE_DAYS = 14
+REMINDER_DAYS_BEFORE = 2
+REMINDER_HOUR = 8  # Berlin time
 
 # What recording a review tells, to whom.
 RECORDED_EMAILS = (Email(REVIEW_RECORDED, STAFF),)
@@ -43,7 +61,12 @@ def record_review(
     scores: dict[str, int] | None = None,
     comment: str | None = None,
 ) -> Review:
-    """Store the user's review (or conflict declaration) and an audit event, and commit."""
+    """Store the user's review (or conflict declaration) and an audit event, and commit.
+
+    A reviewer's existing review is changed instead, until the case is decided."""
+    existing = review_of(application, user)
+    if existing is not None and not conflict:
+        return _update_review(application, existing, user, recommendation, scores, comment)
     if application.state != SUBMITTED:
         raise ReviewError(_l("Dieser Antrag wartet nicht mehr auf Gutachten."))
     # Serialise the reviews of one case (PostgreSQL; SQLite transactions are serial anyway),
@@ -112,6 +135,35 @@ def _tell_staff(application: Application, review: Review) -> None:
         notices.record_all(application, ALL_IN_EMAILS, facts=facts)
 
 
+def _update_review(
+    application: Application,
+    review: Review,
+    user: User,
+    recommendation: str | None,
+    scores: dict[str, int] | None,
+    comment: str | None,
+) -> Review:
+    if application.state in FINAL_STATES:
+        raise ReviewError(_l("Über den Antrag ist entschieden; das Gutachten ist abgeschlossen."))
+    if review.conflict_of_interest:
+        raise ReviewError(_l("Sie haben einen Interessenkonflikt erklärt."))
+    review.recommendation = recommendation
+    for key in SCORES:
+        setattr(review, key, (scores or {})[key])
+    review.comment = (comment or "").strip() or None
+    review.updated_at = clock.now()
+    db.session.add(
+        Event(
+            application_id=application.id,
+            actor_id=user.id,
+            actor_label="reviewer",
+            kind="review_updated",
+        )
+    )
+    db.session.commit()
+    return review
+
+
 def reviews_of(application: Application) -> list[Review]:
     return list(
         db.session.scalars(
@@ -123,9 +175,49 @@ def reviews_of(application: Application) -> list[Review]:
     )
 
 
-def request_reviews(application: Application, reviewers: list[User], by: User) -> list[User]:
-    """Ask each named reviewer once; each new request emails the reviewer a link (the caller
-    commits)."""
+def default_due_date() -> dt.date:
+    return clock.today() + dt.timedelta(days=DEFAULT_DUE_DAYS)
+
+
+def reminder_at(request: ReviewRequest) -> dt.datetime:
+    """Two days before the due date, in the morning."""
+    day = request.due_date - dt.timedelta(days=REMINDER_DAYS_BEFORE)
+    return dt.datetime.combine(day, dt.time(REMINDER_HOUR), tzinfo=clock.BERLIN).astimezone(dt.UTC)
+
+
+def overdue_clause():
+    """SQL condition on ReviewRequest: due date passed, no review yet, case still waiting."""
+    return and_(
+        ReviewRequest.due_date < clock.today(),
+        Application.id == ReviewRequest.application_id,
+        Application.state == SUBMITTED,
+        ~exists().where(
+            Review.application_id == ReviewRequest.application_id,
+            Review.reviewer_id == ReviewRequest.reviewer_id,
+        ),
+    )
+
+
+def overdue_requests(application: Application) -> set[int]:
+    """Ids of the case's review requests that are overdue."""
+    return set(
+        db.session.scalars(
+            select(ReviewRequest.id)
+            .join(Application, Application.id == ReviewRequest.application_id)
+            .where(ReviewRequest.application_id == application.id, overdue_clause())
+        )
+    )
+
+
+def request_reviews(
+    application: Application,
+    reviewers: list[User],
+    by: User,
+    due_date: dt.date | None = None,
+) -> list[User]:
+    """Ask each named reviewer once, by ``due_date`` (default 14 days); each new request
+    emails the reviewer a link and schedules a reminder (the caller commits)."""
+    due_date = due_date or default_due_date()
     already = set(
         db.session.scalars(
             select(ReviewRequest.reviewer_id).where(ReviewRequest.application_id == application.id)
@@ -135,11 +227,19 @@ def request_reviews(application: Application, reviewers: list[User], by: User) -
     for reviewer in reviewers:
         if reviewer.id in already or reviewer.role != "reviewer" or not reviewer.active:
             continue
-        db.session.add(
-            ReviewRequest(
-                application_id=application.id, reviewer_id=reviewer.id, requested_by_id=by.id
-            )
+        request = ReviewRequest(
+            application_id=application.id,
+            reviewer_id=reviewer.id,
+            requested_by_id=by.id,
+            requested_at=clock.now(),
+            due_date=due_date,
         )
+        db.session.add(request)
+        db.session.flush()
+        if reminder_at(request) > clock.now():  # a short deadline needs no reminder
+            outbox.record(
+                remind_reviewer, run_at=reminder_at(request), review_request_id=request.id
+            )
         db.session.add(
             Event(
                 application=application,
@@ -156,6 +256,37 @@ def request_reviews(application: Application, reviewers: list[User], by: User) -
             compose.STAFF_LANGUAGE,
             reviewer=reviewer,
             review_url=compose.absolute_url("review.case", case_id=application.id),
+            due_date=due_date,
         )
         asked.append(reviewer)
     return asked
+
+
+@job(queue="emails")
+def remind_reviewer(review_request_id: int) -> str:
+    """Remind a reviewer whose review is still missing while the case waits for reviews."""
+    request = db.session.get(ReviewRequest, review_request_id)
+    if request is None or request.reminded_at is not None or request.due_date is None:
+        return "skipped"
+    application = request.application
+    done = review_of(application, request.reviewer) is not None
+    if done or application.state != SUBMITTED or not request.reviewer.active:
+        return "skipped"
+    when = reminder_at(request)
+    if clock.now() < when:
+        # ran early: wait for the right time in a new scheduled row
+        outbox.record(remind_reviewer, run_at=when, review_request_id=review_request_id)
+        db.session.commit()
+        return "rescheduled"
+    request.reminded_at = clock.now()
+    compose.record(
+        compose.REVIEW_REMINDER,
+        application,
+        request.reviewer.email,
+        compose.STAFF_LANGUAGE,
+        reviewer=request.reviewer,
+        review_url=compose.absolute_url("review.case", case_id=application.id),
+        due_date=request.due_date,
+    )
+    db.session.commit()
+    return "sent"

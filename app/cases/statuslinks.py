@@ -2,10 +2,12 @@
 
 The token is derived, not stored: ``HMAC-SHA256(SECRET_KEY, salt)`` of a random 128-bit salt
 kept on the case, URL-safe base64 (256 bits). The case keeps the token's SHA-256 hash for
-look-ups (as before) and the salt, which is useless without the server's key. So the receipt
-is recorded with a placeholder where the token goes (staff read that copy in the email log and
-cannot act as the applicant), and ``app.mail.delivery`` asks this module for the token when it
-sends, also when staff send a failed receipt again. See docs/security.md.
+look-ups (as before) and the salt, which is useless without the server's key. So every
+applicant email with the status link (the receipt, a request for information and its
+reminder, a message, a lost link sent again) is recorded with a placeholder where the token
+goes (staff read that copy in the email log and cannot act as the applicant), and
+``app.mail.delivery`` asks this module for the token when it sends, also when staff send a
+failed email again. Every email so carries the one working link. See docs/security.md.
 
 If the key was changed since the case was submitted, the derived token no longer matches the
 stored hash; then a fresh salt is issued and the email carries the new, working link (the old
@@ -25,8 +27,9 @@ from app.extensions import db
 from app.mail import compose, delivery
 from app.models import Application, Notification, hash_token
 
-# The name under which stored receipts refer to this link (Notification.personal_link).
-PERSONAL_LINK = "status"
+# The name under which stored emails refer to this link (Notification.personal_link); the
+# kinds that carry it are ``compose.STATUS_PAGE_KINDS``.
+PERSONAL_LINK = compose.STATUS_PAGE_LINK
 
 
 def token_from(salt: str) -> str:
@@ -52,11 +55,6 @@ def current_token(application: Application) -> str:
         if hmac.compare_digest(hash_token(token), application.status_token_hash):
             return token
     return issue(application)
-
-
-def redacted_url() -> str:
-    """The status link as stored in the email log: the token replaced by a placeholder."""
-    return compose.absolute_url("intake.status", token=delivery.SECRET_PLACEHOLDER)
 
 
 def _token_for(notification: Notification) -> str:

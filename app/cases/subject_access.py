@@ -3,13 +3,17 @@
 ``collect`` gathers it as JSON-ready data: every column of the case (read from the model, so
 a field added later is included without touching this module), its districts and priorities,
 the eligibility report, the reviews (without the reviewers' identities, Art. 15(4)), the
-audit trail, the emails sent to the applicant, and the attachment's metadata. ``archive``
-packs one ZIP: ``<reference>.json`` (machine-readable), ``<reference>.html`` (the same,
-readable, rendered by the caller) and the attachment as ``<reference>-anlage.pdf``.
+audit trail with the messages, the emails sent to the applicant, the versions of the data,
+the requests for information, and the attachments' metadata. ``archive`` packs one ZIP:
+``<reference>.json`` (machine-readable), ``<reference>.html`` (the same, readable, rendered
+by the caller), the attachment as ``<reference>-anlage.pdf`` and the PDFs of replies by email
+as ``<reference>-nachricht-<n>.pdf``.
 
-Left out on purpose: the status token's hash and the attachment's server-side file name
+Left out on purpose: the status token's hash and salt, the attachment's server-side file name
 (security data, not information about the applicant), the emails to the network office
-(they carry staff action links) and the names of staff and reviewers (third parties).
+(they carry staff action links), the names of staff and reviewers (third parties), and the
+staff's internal notes (working notes the applicant never sees; whether a request needs them
+is for the data protection officer to decide, docs/privacy.md).
 """
 
 from __future__ import annotations
@@ -28,11 +32,20 @@ from app.cases import uploads
 from app.cases.checks import latest_check
 from app.cases.reviews import reviews_of
 from app.extensions import db
-from app.models import SCORES, Application, Event, Notification, User
+from app.models import (
+    SCORES,
+    Application,
+    ApplicationVersion,
+    Event,
+    EventAttachment,
+    InformationRequest,
+    Notification,
+    User,
+)
 
 FORMAT = "non-portal/subject-access/1"
 # Not information about the applicant: security data and server-side names.
-EXCLUDED_COLUMNS = frozenset({"status_token_hash", "attachment_name"})
+EXCLUDED_COLUMNS = frozenset({"status_token_hash", "status_token_salt", "attachment_name"})
 MONEY_UNIT = "EUR cents"
 
 
@@ -95,7 +108,9 @@ def _reviews(application: Application) -> list[dict[str, Any]]:
 
 def _events(application: Application) -> list[dict[str, Any]]:
     events = db.session.scalars(
-        select(Event).where(Event.application_id == application.id).order_by(Event.at, Event.id)
+        select(Event)
+        .where(Event.application_id == application.id, Event.kind != "note")
+        .order_by(Event.at, Event.id)
     )
     return [
         {
@@ -135,6 +150,57 @@ def _emails(application: Application) -> list[dict[str, Any]]:
     ]
 
 
+def _versions(application: Application) -> list[dict[str, Any]]:
+    rows = db.session.scalars(
+        select(ApplicationVersion)
+        .where(ApplicationVersion.application_id == application.id)
+        .order_by(ApplicationVersion.number)
+    )
+    return [
+        {
+            "number": v.number,
+            "created_at": _plain(v.created_at),
+            "by": v.actor_label,
+            "data": v.data,
+        }
+        for v in rows
+    ]
+
+
+def _requests(application: Application) -> list[dict[str, Any]]:
+    rows = db.session.scalars(
+        select(InformationRequest)
+        .where(InformationRequest.application_id == application.id)
+        .order_by(InformationRequest.id)
+    )
+    return [
+        {
+            "requested_at": _plain(r.requested_at),
+            "message": r.message,
+            "due_date": _plain(r.due_date),
+            "answered_at": _plain(r.answered_at),
+            "answer_version": r.answer_version,
+        }
+        for r in rows
+    ]
+
+
+def _message_files(application: Application) -> list[EventAttachment]:
+    """PDFs that came with the applicant's replies by email."""
+    return list(
+        db.session.scalars(
+            select(EventAttachment)
+            .join(Event, Event.id == EventAttachment.event_id)
+            .where(Event.application_id == application.id)
+            .order_by(EventAttachment.id)
+        )
+    )
+
+
+def _message_file_name(application: Application, attachment: EventAttachment) -> str:
+    return f"{application.reference}-nachricht-{attachment.id}.pdf"
+
+
 def attachment_filename(application: Application) -> str:
     return f"{application.reference}-anlage.pdf"
 
@@ -159,6 +225,16 @@ def collect(application: Application) -> dict[str, Any]:
         "reviews": _reviews(application),
         "events": _events(application),
         "emails": _emails(application),
+        "versions": _versions(application),
+        "information_requests": _requests(application),
+        "message_attachments": [
+            {
+                "original_name": a.original_name,
+                "size": a.size,
+                "file_in_archive": _message_file_name(application, a),
+            }
+            for a in _message_files(application)
+        ],
     }
 
 
@@ -172,6 +248,10 @@ def archive(application: Application, data: dict[str, Any], html: str) -> bytes:
             path = uploads.path_of(application.attachment_name)
             if path.is_file():
                 zf.write(path, attachment_filename(application))
+        for attachment in _message_files(application):
+            path = uploads.path_of(attachment.name)
+            if path.is_file():
+                zf.write(path, _message_file_name(application, attachment))
     return buffer.getvalue()
 
 

@@ -12,6 +12,7 @@ promises is what is sent.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -19,7 +20,8 @@ from typing import Any
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select, update
 
-from app.cases import budget, notices, statuslinks
+from app import clock
+from app.cases import budget, information, notices
 from app.cases.checks import check_eligibility, failed_results, latest_check
 from app.errors import UserError
 from app.extensions import db
@@ -29,6 +31,7 @@ from app.mail import compose
 from app.mail.compose import APPLICANT, STAFF, Email
 from app.models import (
     FUNDED,
+    INFO_REQUESTED,
     REJECTED,
     REVIEWED,
     SUBMITTED,
@@ -46,6 +49,24 @@ class TransitionError(UserError):
 
 Check = Callable[[Application, dict[str, Any]], None]
 Effect = Callable[[Application, dict[str, Any]], None]
+
+# A transition whose target is the state the case was in before (an answered request for
+# information goes back to where it was asked from).
+PREVIOUS = "previous"
+
+
+@dataclass(frozen=True)
+class Timer:
+    """A job that runs later: a scheduled outbox row.
+
+    An effect of the transition puts the row it created into ``params[subject]`` and its id
+    into ``params[key]``; the job is given that id as ``key`` and runs at ``at(row)``.
+    """
+
+    job: Callable[..., Any]
+    at: Callable[[Any], dt.datetime]
+    subject: str
+    key: str
 
 
 @dataclass(frozen=True)
@@ -67,6 +88,8 @@ class Transition:
     emails: tuple[Email, ...] = ()
     # background jobs (registered with app.jobs.job), each given the case's id
     jobs: tuple[Callable[..., Any], ...] = ()
+    # jobs scheduled for later (reminders, due dates)
+    timers: tuple[Timer, ...] = ()
     needs_reason: bool = False
 
 
@@ -102,6 +125,20 @@ def _needs_valid_grant(application: Application, params: dict[str, Any]) -> None
         budget.check_grant(application, params.get("granted_amount"))
     except budget.FundingError as exc:
         raise TransitionError(exc.message) from exc
+
+
+def _needs_due_date_ahead(application: Application, params: dict[str, Any]) -> None:
+    due = params.get("due_date")
+    if due is None:
+        return
+    today = clock.today()
+    if not today < due <= today + dt.timedelta(days=information.MAX_DUE_DAYS):
+        raise TransitionError(
+            _l(
+                "Die Frist muss in der Zukunft liegen, höchstens %(days)s Tage ab heute.",
+                days=information.MAX_DUE_DAYS,
+            )
+        )
 
 
 def _commit_funds(application: Application, params: dict[str, Any]) -> None:
@@ -145,8 +182,43 @@ TRANSITIONS: dict[str, Transition] = {
             emails=(Email(compose.FUNDED, APPLICANT),),
         ),
         Transition(
-            "reject",
+            "request_information",
             (SUBMITTED, REVIEWED),
+            INFO_REQUESTED,
+            STAFF,
+            checks=(_needs_due_date_ahead,),
+            needs_reason=True,  # the message to the applicant
+            effects=(information.open_information_request,),
+            emails=(Email(compose.INFORMATION_REQUESTED, APPLICANT),),
+            timers=(
+                Timer(
+                    information.remind_applicant_of_request,
+                    information.applicant_reminder_at,
+                    "information_request",
+                    "request_id",
+                ),
+                Timer(
+                    information.remind_staff_of_request,
+                    information.staff_reminder_at,
+                    "information_request",
+                    "request_id",
+                ),
+            ),
+        ),
+        # The applicant's answer: a new version of the data (app.cases.submission), checked
+        # again; the case returns to where it was asked from.
+        Transition(
+            "amend",
+            (INFO_REQUESTED,),
+            PREVIOUS,
+            APPLICANT,
+            effects=(information.close_information_request,),
+            emails=(Email(compose.AMENDED, STAFF),),
+            jobs=(check_eligibility,),
+        ),
+        Transition(
+            "reject",
+            (SUBMITTED, REVIEWED, INFO_REQUESTED),
             REJECTED,
             STAFF,
             needs_reason=True,
@@ -155,10 +227,13 @@ TRANSITIONS: dict[str, Transition] = {
         Transition("reopen", (REVIEWED,), SUBMITTED, STAFF, needs_reason=True),
         Transition(
             "withdraw",
-            (SUBMITTED, REVIEWED),
+            (SUBMITTED, REVIEWED, INFO_REQUESTED),
             WITHDRAWN,
             APPLICANT,
-            emails=(Email(compose.WITHDRAWN, STAFF),),
+            emails=(
+                Email(compose.WITHDRAWAL_CONFIRMED, APPLICANT),
+                Email(compose.WITHDRAWN, STAFF),
+            ),
         ),
     )
 }
@@ -211,12 +286,14 @@ def _authorise(transition: Transition | None, user: User | None) -> Transition:
     return transition
 
 
-def _claim(application: Application, source: str, transition: Transition, params: dict) -> None:
+def _claim(
+    application: Application, source: str, target: str, transition: Transition, params: dict
+) -> None:
     """Move the case with one conditional UPDATE: of two concurrent transitions of the same
     case (a double click, two staff members) the second changes no row and is refused, so
     funds are never committed twice for one case."""
     table = Application.__table__
-    values = {"state": transition.target, **{name: params[name] for name in transition.sets}}
+    values = {"state": target, **{name: params[name] for name in transition.sets}}
     claimed = db.session.execute(
         update(table).where(table.c.id == application.id, table.c.state == source).values(values)
     ).rowcount
@@ -233,13 +310,12 @@ def apply_transition(
     user: User | None = None,
     reason: str | None = None,
     granted_amount: int | None = None,
-    status_token: str | None = None,
+    due_date: dt.date | None = None,
 ) -> Event:
     """Check and apply one transition inside the current transaction (caller commits).
 
-    ``user`` is None for the applicant. ``status_token`` is given for a new submission: its
-    applicant emails then carry the status link, put in at send time (statuslinks). Raises
-    ``TransitionError`` and changes nothing if the transition is not allowed.
+    ``user`` is None for the applicant. Raises ``TransitionError`` and changes nothing if the
+    transition is not allowed.
     """
     transition = _authorise(TRANSITIONS.get(action), user)
     source = application.state if application in db.session and application.id else None
@@ -248,17 +324,26 @@ def apply_transition(
     reason = (reason or "").strip() or None
     if transition.needs_reason and not reason:
         raise TransitionError(_l("Bitte geben Sie einen Grund an."))
-    params: dict[str, Any] = {"granted_amount": granted_amount, "reason": reason}
+    params: dict[str, Any] = {
+        "granted_amount": granted_amount,
+        "reason": reason,
+        "due_date": due_date,
+        "source": source,
+        "user_id": user.id if user else None,
+    }
     for check in (*transition.preconditions, *transition.checks):
         check(application, params)
 
+    target = transition.target
+    if target == PREVIOUS:
+        target = information.return_state(application)
     if source is not None:
-        _claim(application, source, transition, params)
+        _claim(application, source, target, transition, params)
     for effect in transition.effects:
         effect(application, params)
     for name in transition.sets:
         setattr(application, name, params[name])
-    application.state = transition.target
+    application.state = target
     if application.id is None:
         db.session.add(application)
         db.session.flush()
@@ -268,7 +353,7 @@ def apply_transition(
         actor_label="staff" if user else "applicant",
         kind="transition",
         from_state=source,
-        to_state=transition.target,
+        to_state=target,
         comment=reason,
         public=True,
     )
@@ -277,31 +362,28 @@ def apply_transition(
     # Jobs first: the check is the slower job and the staff wait for its result.
     for job_function in transition.jobs:
         outbox.record(job_function, application_id=application.id)
-    _record_emails(application, transition, event, status_token)
+    for timer in transition.timers:
+        run_at = timer.at(params[timer.subject])
+        outbox.record(timer.job, run_at=run_at, **{timer.key: params[timer.key]})
+    _record_emails(application, transition, event, params)
     return event
 
 
 def _record_emails(
-    application: Application, transition: Transition, event: Event, status_token: str | None
+    application: Application, transition: Transition, event: Event, params: dict[str, Any]
 ) -> None:
     if not transition.emails:
         return
-    # The status link goes into the applicant's emails at send time only (statuslinks):
+    # Applicant emails with the status link get it at send time only (compose, statuslinks):
     # the stored copy, which staff read in the email log, holds a placeholder instead.
     # Staff emails become notices (app.cases.notices), sent at once or in the digest.
+    request = params.get("information_request")
     notices.record_all(
         application,
         transition.emails,
-        facts={"event_id": event.id},
+        facts={"event_id": event.id, "request_id": request.id if request is not None else None},
         event=event,
         reason=event.comment,
-        status_url=statuslinks.redacted_url() if status_token else None,
-        personal_links={
-            email.kind: statuslinks.PERSONAL_LINK
-            for email in transition.emails
-            if email.audience == APPLICANT
-        }
-        if status_token
-        else None,
+        information_request=request,
         check=latest_check(application),
     )

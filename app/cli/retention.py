@@ -22,7 +22,8 @@ retention = AppGroup("retention", help="Retention periods: anonymise closed case
     help="Run as if it were this day (YYYY-MM-DD), e.g. to preview a coming run.",
 )
 def run(dry_run: bool, today: dt.datetime | None) -> None:
-    """Anonymise every closed case whose period has ended; delete abandoned uploads."""
+    """Anonymise every closed case whose period has ended; delete abandoned uploads and
+    expired drafts."""
     day = today.date() if today else None
     if day is not None and not dry_run:
         raise click.UsageError("--today only with --dry-run: a real run uses today's date")
@@ -35,3 +36,4 @@ def run(dry_run: bool, today: dt.datetime | None) -> None:
     click.echo(f"{len(report.cases)} case(s) {verb}")
     upload_verb = "would be deleted" if dry_run else "deleted"
     click.echo(f"{report.uploads} abandoned upload(s) {upload_verb}")
+    click.echo(f"{report.drafts} expired draft(s) {upload_verb}")

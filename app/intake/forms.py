@@ -564,3 +564,30 @@ class ApplicationForm(FlaskForm):
             self.de_minimis_received.data if values["de_minimis_undertaking"] else None
         )
         return values
+
+
+class StatusLinkForm(FlaskForm):
+    """Ask for a lost status link again: reference number and contact address."""
+
+    reference = StringField(
+        _l("Aktenzeichen"),
+        validators=[_required(), Length(max=16)],
+        filters=[one_line],
+        description=_l("Steht in Ihrer Eingangsbestätigung, z. B. NON-2026-0042."),
+    )
+    contact_email = StringField(
+        _l("E-Mail-Adresse der Ansprechperson"),
+        validators=[_required(), Length(max=254), _email],
+        filters=[one_line],
+        description=_l("Die Adresse, die im Antrag angegeben ist."),
+    )
+
+
+class MessageForm(FlaskForm):
+    """A message from the applicant to the staff, on the status page."""
+
+    body = TextAreaField(
+        _l("Ihre Nachricht an die Geschäftsstelle"),
+        validators=[_required(_l("Bitte schreiben Sie eine Nachricht.")), Length(max=5000)],
+        filters=[multi_line],
+    )

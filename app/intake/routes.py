@@ -20,19 +20,24 @@ from flask_babel import gettext as _
 from flask_limiter.util import get_remote_address
 from flask_wtf import FlaskForm
 from itsdangerous import BadSignature, URLSafeTimedSerializer
+from werkzeug.datastructures import MultiDict
 
 from app import clock
-from app.cases import checks, uploads
+from app.cases import checks, drafts, information, messages, uploads
 from app.cases.findings import findings as render_findings
 from app.cases.submission import (
     AlreadySubmitted,
     find_by_token,
     form_token_used,
+    form_values,
+    resend_status_link,
+    submit_amendment,
     submit_application,
 )
 from app.cases.workflow import TransitionError, apply_transition
-from app.extensions import db
-from app.intake.forms import ApplicationForm
+from app.extensions import db, limiter
+from app.intake.forms import ApplicationForm, MessageForm, StatusLinkForm
+from app.models import INFO_REQUESTED
 from app.programmes import configured_round, open_round
 from app.web import limits
 from app.web.downloads import subject_access_response
@@ -41,6 +46,10 @@ from app.web.security import safe_next
 bp = Blueprint("intake", __name__)
 
 _STARTED_SALT = "form-started"
+
+# Asking for a lost status link: few honest people need it more than a couple of times.
+DEFAULT_STATUS_LINK_LIMIT_PER_ADDRESS = "5 per hour"
+DEFAULT_STATUS_LINK_LIMIT_PER_REFERENCE = "3 per hour"
 
 
 def _started_serializer() -> URLSafeTimedSerializer:
@@ -93,6 +102,7 @@ def _closed():
 
 
 @bp.route("/antrag", methods=["GET", "POST"])
+@limiter.limit(lambda: _draft_limit(), methods=["POST"], exempt_when=lambda: _not_saving_a_draft())
 def application_form():
     funding_round = open_round()
     if funding_round is None:
@@ -133,6 +143,8 @@ def application_form():
                 )
             )
         valid = False
+    if action == "save_draft":
+        return _save_draft(form, funding_round, pending)
     if not valid:
         return _render_form(form, funding_round, pending=pending), 422
     if action != "submit":
@@ -163,6 +175,10 @@ def application_form():
         )
     except AlreadySubmitted:
         return _already_submitted()
+    draft_hash = session.pop("draft", None)
+    if draft_hash:  # the submitted form came from a draft: it is done
+        drafts.discard(draft_hash)
+        db.session.commit()
     session["confirmation"] = {"reference": application.reference, "token": token}
     return redirect(url_for("intake.confirmation"), code=303)
 
@@ -180,6 +196,70 @@ def _already_submitted():
 
 def _client_address() -> str:
     return get_remote_address() or "unknown"
+
+
+def _save_draft(form: ApplicationForm, funding_round, pending):
+    """Keep the form as it stands; only the contact address must be valid (the link goes
+    there). Every other field may still be empty or wrong."""
+    form.contact_email.errors = []
+    form.contact_email.validate(form)
+    if form.contact_email.errors:
+        form.form_errors.append(
+            _(
+                "Zum Speichern brauchen wir eine gültige E-Mail-Adresse der Ansprechperson: "
+                "dorthin senden wir den Link zum Weitermachen."
+            )
+        )
+        for field in form:
+            if field is not form.contact_email:
+                field.errors = []
+        return _render_form(form, funding_round, pending=pending), 422
+    draft, token = drafts.save(
+        funding_round,
+        request.form,
+        form.contact_email.data,
+        form.language.data,
+        pending,
+        existing_hash=session.get("draft"),
+    )
+    db.session.commit()
+    session["draft"] = draft.token_hash
+    return render_template(
+        "intake/draft_saved.html",
+        contact_email=draft.contact_email,
+        expires_at=draft.expires_at,
+        emailed=token is not None,
+    )
+
+
+@bp.get("/antrag/entwurf/<token>")
+def resume_draft(token: str):
+    """The resume link: the form comes back exactly as it was saved."""
+    funding_round = open_round()
+    draft = drafts.find(token)
+    if draft is None or funding_round is None or draft.round_id != funding_round.id:
+        return render_template("intake/draft_gone.html"), 404
+    g.no_store = True
+    form = ApplicationForm(
+        formdata=MultiDict([(key, value) for key, values in draft.data.items() for value in values])
+    )
+    form.configure_for(funding_round)
+    form.started.data = _started_serializer().dumps(True)
+    pending = drafts.pending_copy(draft)
+    form.attachment_ref.data = uploads.sign(pending) if pending else ""
+    session["draft"] = draft.token_hash
+    return _render_form(form, funding_round, pending=pending)
+
+
+DEFAULT_DRAFT_LIMIT = "10 per hour"
+
+
+def _draft_limit() -> str:
+    return current_app.config.get("DRAFT_RATELIMIT", DEFAULT_DRAFT_LIMIT)
+
+
+def _not_saving_a_draft() -> bool:
+    return request.form.get("action") != "save_draft"
 
 
 def _take_attachment(form: ApplicationForm) -> tuple[uploads.PendingUpload | None, str | None]:
@@ -234,6 +314,10 @@ def _application_or_404(token: str):
 @bp.get("/status/<token>")
 def status(token: str):
     application = _application_or_404(token)
+    return _status_page(application, token, MessageForm())
+
+
+def _status_page(application, token: str, message_form: MessageForm):
     events = [e for e in application.events if e.public]
     return render_template(
         "intake/status.html",
@@ -242,6 +326,10 @@ def status(token: str):
         token=token,
         check=checks.latest_check(application),
         export_form=FlaskForm(),
+        message_form=message_form,
+        information_request=information.open_request(application)
+        if application.state == INFO_REQUESTED
+        else None,
     )
 
 
@@ -255,11 +343,84 @@ def data_export(token: str):
     return subject_access_response(application, None)
 
 
+DEFAULT_MESSAGE_LIMIT = "20 per hour"
+
+
+def _message_limit() -> str:
+    return current_app.config.get("APPLICANT_MESSAGE_RATELIMIT", DEFAULT_MESSAGE_LIMIT)
+
+
+@bp.post("/status/<token>/nachricht")
+@limiter.limit(_message_limit)
+def post_message(token: str):
+    """The applicant writes to the staff; the message goes on the timeline and by email."""
+    application = _application_or_404(token)
+    form = MessageForm()
+    if form.validate_on_submit():
+        try:
+            messages.post_from_applicant(application, form.body.data)
+            db.session.commit()
+        except messages.MessageError as exc:
+            db.session.rollback()
+            form.body.errors = [exc.message]
+        else:
+            flash(_("Ihre Nachricht ist gesendet."), "success")
+            return redirect(url_for("intake.status", token=token, _anchor="nachricht"), code=303)
+    return _status_page(application, token, form), 422
+
+
+@bp.route("/status/<token>/ergaenzen", methods=["GET", "POST"])
+def amend(token: str):
+    """The answer to a request for information: the form, filled with the current data."""
+    application = _application_or_404(token)
+    open_request = information.open_request(application)
+    if application.state != INFO_REQUESTED or open_request is None:
+        flash(_("Zu diesem Antrag ist derzeit keine Rückfrage offen."), "error")
+        return redirect(url_for("intake.status", token=token), code=303)
+    funding_round = application.round
+    form = ApplicationForm(data=form_values(application))
+    form.configure_for(funding_round)
+    context = {
+        "application": application,
+        "token": token,
+        "information_request": open_request,
+        "funding_round": funding_round,
+        "form_action": url_for("intake.amend", token=token),
+    }
+    if request.method == "GET":
+        return render_template("intake/amend.html", form=form, pending=None, **context)
+
+    action = request.form.get("action", "check")
+    pending, upload_error = _take_attachment(form)
+    if action == "edit":
+        form.attachment.errors = [upload_error] if upload_error else []
+        return render_template("intake/amend.html", form=form, pending=pending, **context)
+    # The status token stands for the applicant; no fill-time or honeypot check here.
+    valid = form.validate_on_submit()
+    if upload_error:
+        form.attachment.errors = [upload_error]
+        valid = False
+    if not valid:
+        return render_template("intake/amend.html", form=form, pending=pending, **context), 422
+    if action != "submit":
+        return render_template("intake/amend_check.html", form=form, pending=pending, **context)
+    try:
+        submit_amendment(application, form.application_fields(), attachment=pending)
+    except TransitionError as exc:
+        flash(str(exc.message), "error")
+    else:
+        flash(
+            _("Vielen Dank. Ihre Ergänzung ist eingegangen; die Geschäftsstelle ist informiert."),
+            "success",
+        )
+    return redirect(url_for("intake.status", token=token), code=303)
+
+
 @bp.route("/status/<token>/zurueckziehen", methods=["GET", "POST"])
 def withdraw(token: str):
     application = _application_or_404(token)
     form = FlaskForm()
-    if application.state not in ("submitted", "reviewed"):
+    if application.state not in ("submitted", "reviewed", "info_requested"):
         flash(_("Dieser Antrag kann nicht mehr zurückgezogen werden."), "error")
         return redirect(url_for("intake.status", token=token), code=303)
     if form.validate_on_submit():
@@ -273,3 +434,35 @@ def withdraw(token: str):
             flash(_("Ihr Antrag wurde zurückgezogen."), "success")
         return redirect(url_for("intake.status", token=token), code=303)
     return render_template("intake/withdraw.html", application=application, form=form, token=token)
+
+
+def _status_link_address_limit() -> str:
+    return current_app.config.get(
+        "STATUS_LINK_RATELIMIT_PER_ADDRESS", DEFAULT_STATUS_LINK_LIMIT_PER_ADDRESS
+    )
+
+
+def _status_link_reference_limit() -> str:
+    return current_app.config.get(
+        "STATUS_LINK_RATELIMIT_PER_REFERENCE", DEFAULT_STATUS_LINK_LIMIT_PER_REFERENCE
+    )
+
+
+def _reference_key() -> str:
+    # Keyed on the reference too, so one case cannot be flooded with new links from many
+    # addresses (each new link replaces the last).
+    return "status-link:" + request.form.get("reference", "").strip().upper()[:16]
+
+
+@bp.route("/statuslink-anfordern", methods=["GET", "POST"])
+@limiter.limit(_status_link_address_limit, methods=["POST"])
+@limiter.limit(_status_link_reference_limit, key_func=_reference_key, methods=["POST"])
+def request_status_link():
+    """Lost status link: the page answers the same whether or not the pair exists."""
+    g.no_store = True
+    form = StatusLinkForm()
+    if form.validate_on_submit():
+        resend_status_link(form.reference.data, form.contact_email.data)
+        db.session.commit()
+        return render_template("intake/status_link_sent.html")
+    return render_template("intake/status_link.html", form=form), 422 if form.errors else 200

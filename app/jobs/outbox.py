@@ -6,6 +6,11 @@ with ``unique=True``, so a second enqueue of the same row is refused by Redis in
 the job twice). If Redis is down the request still succeeds, a warning is logged and the row
 stays ``pending`` until the worker's periodic ``redispatch_stale()`` picks it up.
 
+A row may carry ``run_at``: its job is then scheduled on RQ (``enqueue_at``; the worker runs
+RQ's scheduler) instead of queued. The database stays the source of truth: if Redis loses the
+scheduled job, the re-dispatch schedules it again, and once ``run_at`` has passed by
+``app.clock`` a row whose job still waits in RQ's scheduled registry is queued at once.
+
 Row life cycle: ``pending`` (committed, not on RQ) → ``enqueued`` (on RQ) → ``done`` (the job
 returned) or ``failed`` (RQ gave up after its retries; ``last_error`` says why). The jobs report
 back through RQ success/failure callbacks (``job_succeeded``/``job_failed`` below), so a failure
@@ -26,7 +31,7 @@ from redis.exceptions import RedisError
 from rq import Callback, Queue, Retry
 from rq.exceptions import DuplicateJobError, NoSuchJobError
 from rq.job import Job, JobStatus
-from sqlalchemy import event, func, inspect, select, update
+from sqlalchemy import event, func, inspect, or_, select, update
 from sqlalchemy.orm import Session
 
 from app import clock
@@ -43,16 +48,20 @@ _SESSION_KEY = "outbox_new"
 _REDIS_KEY = "outbox_redis"
 
 
-def record(job: Callable[..., Any] | str, **payload: Any) -> OutboxItem:
-    """Add an outbox row for the registered ``job`` (function or name) to the current
-    transaction."""
+def record(
+    job: Callable[..., Any] | str, *, run_at: dt.datetime | None = None, **payload: Any
+) -> OutboxItem:
+    """Add an outbox row for the registered ``job`` (function or name) to the current transaction;
+    with ``run_at`` (aware UTC), the job runs no earlier than that."""
     job_spec = spec(job)
-    item = OutboxItem(job=job_spec.name, queue=job_spec.queue, payload=payload, status="pending")
+    item = OutboxItem(
+        job=job_spec.name, queue=job_spec.queue, payload=payload, status="pending", run_at=run_at
+    )
     db.session.add(item)
     # What the enqueue needs, kept beside the row: after the commit its attributes are expired
     # and no SQL may run inside the after_commit hook.
     db.session.info.setdefault(_SESSION_KEY, []).append(
-        (item, job_spec.name, job_spec.queue, payload)
+        (item, job_spec.name, job_spec.queue, payload, run_at)
     )
     return item
 
@@ -91,13 +100,33 @@ def _retry() -> Retry:
     return Retry(max=len(intervals), interval=intervals)
 
 
-def _enqueue(conn: Redis, item_id: int, job: str, queue_name: str, payload: dict) -> Job:
-    """Put one row's job on RQ. Raises DuplicateJobError if the job id exists already."""
+def _enqueue(
+    conn: Redis,
+    item_id: int,
+    job: str,
+    queue_name: str,
+    payload: dict,
+    run_at: dt.datetime | None = None,
+) -> Job:
+    """Put one row's job on RQ: queued, or scheduled if ``run_at`` is still ahead. Raises
+    DuplicateJobError if the job id exists already."""
     cfg = current_app.config
-    return Queue(queue_name, connection=conn).enqueue(
-        spec(job).path,
-        job_id=f"{JOB_PREFIX}{item_id}",
-        unique=True,
+    queue = Queue(queue_name, connection=conn)
+    job_id = f"{JOB_PREFIX}{item_id}"
+    if run_at is not None and run_at > clock.now():
+        # enqueue_at ignores ``unique``: check by hand, so a second dispatch changes nothing.
+        if Job.exists(job_id, connection=conn):
+            raise DuplicateJobError(job_id)
+        return queue.enqueue_at(
+            run_at, spec(job).path, job_id=job_id, **_job_options(cfg, job, payload)
+        )
+    return queue.enqueue(
+        spec(job).path, job_id=job_id, unique=True, **_job_options(cfg, job, payload)
+    )
+
+
+def _job_options(cfg: Any, job: str, payload: dict) -> dict[str, Any]:
+    return dict(
         kwargs=payload,
         retry=_retry(),
         job_timeout=cfg["OUTBOX_JOB_TIMEOUT"],
@@ -130,11 +159,11 @@ def _after_commit(session: Session) -> None:
     if not items or not has_app_context():
         return
     rows = []
-    for item, job, queue_name, payload in items:
+    for item, job, queue_name, payload, run_at in items:
         # The identity key survives the commit's expiry (reading item.id would emit SQL).
         identity = inspect(item).identity
         if identity is not None:
-            rows.append((identity[0], job, queue_name, payload))
+            rows.append((identity[0], job, queue_name, payload, run_at))
     dispatch(rows)
 
 
@@ -143,7 +172,7 @@ def _after_soft_rollback(session: Session, previous_transaction) -> None:
         session.info.pop(_SESSION_KEY, None)
 
 
-def dispatch(rows: list[tuple[int, str, str, dict]]) -> int:
+def dispatch(rows: list[tuple]) -> int:
     """Enqueue committed rows at once; on a Redis error log a warning and leave them pending.
 
     Never raises: the change that needed the work is committed already, and the applicant
@@ -152,10 +181,11 @@ def dispatch(rows: list[tuple[int, str, str, dict]]) -> int:
     enqueued: list[int] = []
     try:
         conn = redis_connection()
-        for item_id, job, queue_name, payload in rows:
+        for item_id, job, queue_name, payload, *rest in rows:
+            run_at = rest[0] if rest else None
             # DuplicateJobError: already on RQ (a re-dispatch was faster), nothing to do
             with contextlib.suppress(DuplicateJobError):
-                _enqueue(conn, item_id, job, queue_name, payload or {})
+                _enqueue(conn, item_id, job, queue_name, payload or {}, run_at)
             enqueued.append(item_id)
     except (RedisError, OSError) as exc:
         log.warning(
@@ -181,8 +211,13 @@ _ALIVE = {
 }
 
 
-def _job_needs_requeue(job: Job, abandoned_after: dt.timedelta) -> bool:
+def _job_needs_requeue(
+    job: Job, abandoned_after: dt.timedelta, run_at: dt.datetime | None = None
+) -> bool:
     status = job.get_status(refresh=False)
+    if status == JobStatus.SCHEDULED and run_at is not None:
+        # Due by the application's clock: run it now rather than wait for RQ's scheduler.
+        return run_at <= clock.now()
     if status == JobStatus.STARTED:
         # A worker killed mid-job leaves its job "started"; RQ itself notices only when the
         # execution's TTL runs out. The heartbeat (refreshed by the running worker every
@@ -213,7 +248,12 @@ def redispatch_stale(older_than: dt.timedelta | None = None) -> dict[str, int]:
     cutoff = clock.now() - older_than
     rows = db.session.execute(
         select(
-            OutboxItem.id, OutboxItem.job, OutboxItem.queue, OutboxItem.payload, OutboxItem.status
+            OutboxItem.id,
+            OutboxItem.job,
+            OutboxItem.queue,
+            OutboxItem.payload,
+            OutboxItem.status,
+            OutboxItem.run_at,
         )
         .where(
             OutboxItem.status.in_(WAITING),
@@ -226,7 +266,9 @@ def redispatch_stale(older_than: dt.timedelta | None = None) -> dict[str, int]:
     counts = {"requeued": 0, "enqueued": 0, "done": 0, "alive": 0}
     requeued: list[int] = []
     done: list[int] = []
-    for item_id, job_name, queue_name, payload, status in rows:
+    for item_id, job_name, queue_name, payload, status, run_at in rows:
+        if run_at is not None and run_at.tzinfo is None:
+            run_at = run_at.replace(tzinfo=dt.UTC)
         job_id = f"{JOB_PREFIX}{item_id}"
         try:
             job = Job.fetch(job_id, connection=conn)
@@ -236,14 +278,14 @@ def redispatch_stale(older_than: dt.timedelta | None = None) -> dict[str, int]:
             if job.get_status(refresh=False) == JobStatus.FINISHED:
                 done.append(item_id)
                 continue
-            if not _job_needs_requeue(job, abandoned_after):
+            if not _job_needs_requeue(job, abandoned_after, run_at):
                 if status == "pending":
                     requeued.append(item_id)  # on RQ already: only the row lagged behind
                 counts["alive"] += 1
                 continue
             job.delete()
         try:
-            _enqueue(conn, item_id, job_name, queue_name, payload or {})
+            _enqueue(conn, item_id, job_name, queue_name, payload or {}, run_at)
         except DuplicateJobError:
             continue  # someone else re-enqueued it in between
         counts["requeued" if status == "enqueued" else "enqueued"] += 1
@@ -291,6 +333,9 @@ def _finish(ids: list[int], status: str, error: str | None = None) -> None:
 def job_succeeded(job: Job, connection: Redis, result: Any, *args, **kwargs) -> None:
     item_id = item_id_of(job)
     if item_id is not None:
+        # A job that returned early after only reading still holds its transaction (on
+        # SQLite the write lock: every transaction begins IMMEDIATE); end it first.
+        db.session.rollback()
         _finish([item_id], "done")
 
 
@@ -366,7 +411,7 @@ def retry_failed(ids: list[int]) -> int:
         item.status = "pending"
         item.finished_at = None
         db.session.info.setdefault(_SESSION_KEY, []).append(
-            (item, item.job, item.queue, dict(item.payload or {}))
+            (item, item.job, item.queue, dict(item.payload or {}), None)
         )
     db.session.commit()
     return len(rows)
@@ -379,12 +424,17 @@ def status_summary() -> dict[str, Any]:
             select(OutboxItem.status, func.count(OutboxItem.id)).group_by(OutboxItem.status)
         ).all()
     )
+    # A scheduled row waits from its run_at on, not from its creation.
+    now = clock.now()
     oldest = db.session.scalar(
-        select(func.min(OutboxItem.created_at)).where(OutboxItem.status.in_(WAITING))
+        select(func.min(func.coalesce(OutboxItem.run_at, OutboxItem.created_at))).where(
+            OutboxItem.status.in_(WAITING),
+            or_(OutboxItem.run_at.is_(None), OutboxItem.run_at <= now),
+        )
     )
     if oldest is not None and oldest.tzinfo is None:
         oldest = oldest.replace(tzinfo=dt.UTC)
-    age = (clock.now() - oldest).total_seconds() if oldest is not None else None
+    age = (now - oldest).total_seconds() if oldest is not None else None
     return {
         "pending": counts.get("pending", 0),
         "enqueued": counts.get("enqueued", 0),

@@ -20,7 +20,8 @@ from app import clock
 from app.extensions import db
 from app.jobs import outbox
 from app.labels import district_names
-from app.mail.delivery import message_id, send_notification
+from app.mail import replyaddress
+from app.mail.delivery import SECRET_PLACEHOLDER, message_id, send_notification
 from app.models import Application, Notification
 
 STAFF_LANGUAGE = "de"  # the network office works in German
@@ -33,6 +34,17 @@ REVIEWED = "reviewed"
 FUNDED = "funded"
 REJECTED = "rejected"
 WITHDRAWN = "withdrawn"
+WITHDRAWAL_CONFIRMED = "withdrawal_confirmed"
+STATUS_LINK = "status_link"
+INFORMATION_REQUESTED = "information_requested"
+AMENDED = "amended"
+REQUEST_REMINDER = "request_reminder"
+REQUEST_DUE = "request_due"
+MESSAGE_TO_STAFF = "message_to_staff"
+MESSAGE_TO_APPLICANT = "message_to_applicant"
+DRAFT_SAVED = "draft_saved"
+REVIEW_REMINDER = "review_reminder"
+ATTACHMENT_REFUSED = "attachment_refused"
 REVIEW_REQUEST = "review_request"
 PASSWORD_RESET = "password_reset"  # noqa: S105 - an email kind
 # Staff inbox (app.cases.notices): events that need a staff decision, alerts, the digest.
@@ -42,6 +54,14 @@ REVIEW_CONFLICT = "review_conflict"
 EMAIL_FAILED = "email_failed"
 JOB_FAILED = "job_failed"
 STAFF_DIGEST = "staff_digest"
+
+# Applicant emails that link to the status page. The link's token is in no stored body: the
+# bodies hold a placeholder, and delivery puts the token in at send time through the resolver
+# app.cases.statuslinks registers under this name (Notification.personal_link).
+STATUS_PAGE_LINK = "status"
+STATUS_PAGE_KINDS = frozenset(
+    {RECEIPT, INFORMATION_REQUESTED, REQUEST_REMINDER, MESSAGE_TO_APPLICANT, STATUS_LINK}
+)
 
 # Audiences: who an email declared as ``Email(kind, audience)`` goes to. Staff and admin
 # emails go through app.cases.notices (per person, with their preferences); this module
@@ -110,14 +130,20 @@ def record(
     language: str,
     *,
     personal_link: str | None = None,
+    reply_to: str | None = None,
     **context: Any,
 ) -> Notification:
     """Add one email (notification row + outbox row) to the current transaction.
     ``application`` is None for an email about no single case (an account, a digest, an alert).
 
     ``personal_link`` names a secret link whose secret the rendered bodies hold only as
-    ``delivery.SECRET_PLACEHOLDER``; delivery puts it in when sending (see delivery).
+    ``delivery.SECRET_PLACEHOLDER``; delivery puts it in when sending (see delivery). The
+    kinds of ``STATUS_PAGE_KINDS`` get the status link that way. ``reply_to``: the case's
+    reply address, so that an answer comes back to the case.
     """
+    if kind in STATUS_PAGE_KINDS and application is not None:
+        personal_link = STATUS_PAGE_LINK
+        context["status_url"] = absolute_url("intake.status", token=SECRET_PLACEHOLDER)
     subject, text, html = render(kind, application, language, **context)
     notification = Notification(
         application_id=application.id if application is not None else None,
@@ -130,6 +156,7 @@ def record(
         status="pending",
         message_id=message_id(),
         personal_link=personal_link,
+        reply_to=reply_to,
         created_at=clock.now(),
     )
     db.session.add(notification)
@@ -139,23 +166,30 @@ def record(
 
 
 def record_all(
-    application: Application,
-    emails: Iterable[Email],
-    *,
-    personal_links: dict[str, str] | None = None,
-    **context: Any,
+    application: Application, emails: Iterable[Email], **context: Any
 ) -> list[Notification]:
-    """Record every declared email, to each recipient of its audience, in their language.
-    ``personal_links`` maps an email kind to the personal link its bodies carry."""
+    """Record every declared email, to each recipient of its audience, in their language."""
     return [
         record(
             email.kind,
             application,
             address,
             language,
-            personal_link=(personal_links or {}).get(email.kind),
+            reply_to=reply_address(application, email.kind, email.audience),
             **context,
         )
         for email in emails
         for address, language in recipients(application, email.audience)
     ]
+
+
+def reply_address(application: Application | None, kind: str, audience: str) -> str | None:
+    """Every email to the applicant carries the case's reply address; staff get one on an
+    applicant's message, so they can answer it by replying."""
+    if application is None:
+        return None
+    if audience == APPLICANT:
+        return replyaddress.address(replyaddress.APPLICANT, application.id)
+    if kind == MESSAGE_TO_STAFF:
+        return replyaddress.address(replyaddress.STAFF, application.id)
+    return None

@@ -139,6 +139,7 @@ def build_message(notification: Notification) -> flask_mail.Message:
         html=body_html,
         sender=current_app.config["MAIL_DEFAULT_SENDER"],
         extra_headers={"Auto-Submitted": "auto-generated"},
+        reply_to=notification.reply_to or None,
     )
     message.msgId = notification.message_id or message_id()
     return message

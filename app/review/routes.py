@@ -69,19 +69,20 @@ def _readable_case(case_id: int) -> Application:
 @roles_required(*REVIEW_ROLES)
 def case(case_id: int):
     application = _readable_case(case_id)
+    own_review = review_domain.review_of(application, current_user)
     if not may_read_contents(current_user, application):
         # After a declared conflict: reference, title and the declaration, nothing else.
         return render_template(
-            "review/conflict.html",
-            application=application,
-            own_review=review_domain.review_of(application, current_user),
+            "review/conflict.html", application=application, own_review=own_review
         )
+    # an own review can be changed until the case is decided: the form comes filled
+    editable = own_review is not None and not own_review.conflict_of_interest
     return render_template(
         "review/case.html",
         application=application,
         check=latest_check(application),
-        own_review=review_domain.review_of(application, current_user),
-        form=ReviewForm(),
+        own_review=own_review,
+        form=ReviewForm(obj=own_review) if editable else ReviewForm(),
         conflict_form=ConflictForm(),
     )
 

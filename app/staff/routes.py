@@ -20,8 +20,9 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 
+from app import clock
 from app.cases import budget as budget_domain
-from app.cases import checks, exports, retention, reviews, workflow
+from app.cases import checks, exports, information, messages, retention, reviews, workflow
 from app.cases.access import may_read_contents
 from app.cases.queries import CaseFilter, case_context, case_query
 from app.extensions import db
@@ -31,7 +32,13 @@ from app.mail import delivery
 from app.models import Application, FundingRound, Notification, User
 from app.paging import page_from
 from app.programmes import configured_round
-from app.staff.forms import ErasureForm, OverrideForm, ReviewRequestForm, TransitionForm
+from app.staff.forms import (
+    ErasureForm,
+    MessageForm,
+    OverrideForm,
+    ReviewRequestForm,
+    TransitionForm,
+)
 from app.web.downloads import subject_access_response
 from app.web.fields import choices
 from app.web.security import ADMIN_ROLES, REVIEW_ROLES, STAFF_ROLES, roles_required
@@ -103,16 +110,29 @@ def case(case_id: int):
     return render_template(
         "staff/case.html",
         application=application,
-        **case_context(application),
-        actions=workflow.allowed_actions(application, workflow.STAFF),
-        action_labels=ACTION_LABELS,
-        override_form=OverrideForm(),
-        rerun_form=FlaskForm(),
-        request_form=_review_request_form(application),
-        privacy_form=FlaskForm(),
-        retention_due=retention.due_on(application),
-        erasure_refusal=retention.erasure_refusal(application),
+        **_case_page_context(application),
+        message_form=MessageForm(),
     )
+
+
+def _case_page_context(application: Application) -> dict:
+    return {
+        **case_context(application),
+        "information_requests": information.requests_of(application),
+        "open_information_request": information.open_request(application),
+        "version_history": information.version_history(application),
+        "today": clock.today(),
+        "actions": workflow.allowed_actions(application, workflow.STAFF),
+        "action_labels": ACTION_LABELS,
+        "override_form": OverrideForm(),
+        "rerun_form": FlaskForm(),
+        "request_form": _review_request_form(application),
+        "privacy_form": FlaskForm(),
+        "retention_due": retention.due_on(application),
+        "erasure_refusal": retention.erasure_refusal(application),
+        "overdue_review_requests": reviews.overdue_requests(application),
+        "event_attachments": messages.attachments_by_event(application),
+    }
 
 
 def _review_request_form(application: Application) -> ReviewRequestForm:
@@ -145,14 +165,14 @@ def erase(case_id: int):
     status = 200
     if refusal is None and form.validate_on_submit():
         try:
-            attachment = retention.erase_early(application, current_user, form.reason.data)
+            files = retention.erase_early(application, current_user, form.reason.data)
             db.session.commit()
         except retention.RetentionError as exc:
             db.session.rollback()
             flash(str(exc.message), "error")
             status = 409
         else:
-            retention.delete_attachment(attachment)
+            retention.delete_files(files)
             flash(_("Die personenbezogenen Daten des Antrags wurden gelöscht."), "success")
             return redirect(url_for("staff.case", case_id=case_id), code=303)
     elif request.method == "POST":
@@ -185,6 +205,25 @@ def attachment(case_id: int):
         # Never the applicant's name for the file: "Antrag.pdf.exe" or a name with control
         # characters would reach the reviewer's download folder as typed.
         download_name=f"{application.reference}.pdf",
+        mimetype="application/pdf",
+    )
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@bp.get("/cases/<int:case_id>/message-attachments/<int:attachment_id>")
+@roles_required(*STAFF_ROLES)
+def message_attachment(case_id: int, attachment_id: int):
+    """A PDF that came with a reply by email."""
+    application = _get_case(case_id)
+    attachment = messages.attachment_of_case(application, attachment_id)
+    if attachment is None:
+        abort(404)
+    response = send_from_directory(
+        current_app.config["UPLOAD_DIR"],
+        attachment.name,
+        as_attachment=True,
+        download_name=attachment.original_name,
         mimetype="application/pdf",
     )
     response.headers["X-Content-Type-Options"] = "nosniff"
@@ -226,6 +265,43 @@ def rerun_check(case_id: int):
     return redirect(url_for("staff.case", case_id=case_id, _anchor="pruefung"), code=303)
 
 
+@bp.post("/cases/<int:case_id>/messages")
+@roles_required(*STAFF_ROLES)
+def post_message(case_id: int):
+    application = _get_case(case_id)
+    form = MessageForm()
+    if form.validate_on_submit():
+        try:
+            messages.post_from_staff(
+                application, form.body.data, current_user, internal=form.internal.data
+            )
+            db.session.commit()
+        except messages.MessageError as exc:
+            db.session.rollback()
+            flash(str(exc.message), "error")
+        else:
+            flash(
+                _("Die Notiz ist gespeichert.")
+                if form.internal.data
+                else _("Die Nachricht ist gespeichert und wird per E-Mail gesendet."),
+                "success",
+            )
+            return redirect(url_for("staff.case", case_id=case_id, _anchor="nachrichten"), 303)
+    for errors in form.errors.values():
+        for error in errors:
+            flash(error, "error")
+    # what was typed stays: the case page is shown again with the form filled
+    return (
+        render_template(
+            "staff/case.html",
+            application=application,
+            **_case_page_context(application),
+            message_form=form,
+        ),
+        422,
+    )
+
+
 @bp.post("/cases/<int:case_id>/review-requests")
 @roles_required(*STAFF_ROLES)
 def request_reviews(case_id: int):
@@ -237,7 +313,7 @@ def request_reviews(case_id: int):
                 flash(error, "error")
         return redirect(url_for("staff.case", case_id=case_id, _anchor="gutachten"))
     reviewers = db.session.scalars(select(User).where(User.id.in_(form.reviewers.data))).all()
-    asked = reviews.request_reviews(application, reviewers, current_user)
+    asked = reviews.request_reviews(application, reviewers, current_user, form.due_date.data)
     db.session.commit()
     if asked:
         flash(
@@ -270,6 +346,7 @@ def transition(case_id: int, action: str):
                 user=current_user,
                 reason=form.reason.data if "reason" in form else None,
                 granted_amount=form.granted_amount.data if "granted_amount" in form else None,
+                due_date=form.due_date.data if "due_date" in form else None,
             )
             db.session.commit()
         except workflow.TransitionError as exc:

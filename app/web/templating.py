@@ -6,7 +6,9 @@ Labels come from ``app.labels`` (one mapping per concept); formatting from
 
 from __future__ import annotations
 
+import datetime as dt
 from email.utils import parseaddr
+from typing import Any
 
 from flask import Flask, current_app
 from flask_babel import get_locale
@@ -15,7 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from app import formatting, labels, programmes
 from app.extensions import db
-from app.models import DECLARATIONS, FundingRound
+from app.models import DECLARATIONS, MONEY_FIELDS, FundingRound
 
 
 def state_label(state: str | None) -> str:
@@ -60,6 +62,39 @@ def _current_language() -> str:
     return str(get_locale() or "de")[:2]
 
 
+def version_value(value: Any, name: str) -> str:
+    """One field of a stored version (JSON values), as the staff read it in a comparison."""
+    if value is None or value == [] or value == "":
+        return "–"
+    if name in (*MONEY_FIELDS, "de_minimis_received"):
+        return formatting.money(value)
+    if name in ("start_date", "end_date"):
+        return formatting.date(dt.date.fromisoformat(value))
+    if name in ("vat_deductible", "site_in_lower_saxony", "de_minimis_undertaking", *DECLARATIONS):
+        return _("ja") if value else _("nein")
+    if name == "cost_plan":
+        return "; ".join(
+            f"{year.get('year')}: {formatting.money(year.get('personnel_costs') or 0)} + "
+            f"{formatting.money(year.get('other_costs') or 0)}"
+            for year in value
+        )
+    if name == "personnel_positions":
+        # like the case page: roles and extent, the cost of a single position stays unshown
+        return "; ".join(
+            f"{position.get('role')} ({position.get('months')} × {position.get('fte_percent')} %)"
+            for position in value
+        )
+    if name == "legal_form":
+        return str(labels.LEGAL_FORM_LABELS.get(value, value))
+    if name == "language":
+        return str(labels.LANGUAGE_LABELS.get(value, value))
+    if name == "attachment":
+        return f"{value.get('name') or 'PDF'} ({round((value.get('size') or 0) / 1024)} KB)"
+    if isinstance(value, list):
+        return ", ".join(map(str, value))
+    return str(value)
+
+
 FILTERS = {
     "money": formatting.money,
     "date": formatting.date,
@@ -67,6 +102,7 @@ FILTERS = {
     "localized": formatting.localized,
     "state_label": state_label,
     "outcome_label": outcome_label,
+    "version_value": version_value,
 }
 
 # Globals (not context) so that macros imported by templates see them too.

@@ -1,0 +1,223 @@
+"""Replies by email become messages: a signed reply address on every email to the applicant,
+a real SMTP listener (aiosmtpd, ``workers.inbound``), quoted history and signature cut off,
+PDFs kept and other files refused with a reply; forged or expired tokens, auto-replies and
+loops recorded and not posted; a database outage answered with 451 so the sender retries."""
+
+from __future__ import annotations
+
+import datetime as dt
+import smtplib
+import sqlite3
+from email.message import EmailMessage
+from email.utils import make_msgid
+
+import pytest
+from sqlalchemy import select
+
+from app import clock, create_app
+from app.cases import messages, replies
+from app.extensions import db
+from app.mail import replyaddress
+from app.models import Event, EventAttachment, InboundMail, Notification
+from config import TestingConfig
+from scripts.services import free_port
+from tests.factories import create_application, mails, pdf_bytes
+from tests.fixtures.pipeline import drain
+from workers.inbound import start_listener
+
+PDF = pdf_bytes()
+REPLY = """Guten Tag,
+
+anbei der Finanzierungsplan mit der Zusage des Landkreises.
+
+Viele Grüße
+Erika Mustermann
+--
+Bildungswerk Heide e. V., Am Sande 1, 21335 Lüneburg
+
+Am 30.11.2026 um 10:00 schrieb Allianz für Fachkräfte NON:
+> Bitte reichen Sie den Finanzierungsplan nach.
+"""
+
+
+def reply(to: str, sender: str = "erika@bildungswerk-heide.example", body: str = REPLY, **headers):
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = to
+    message["Subject"] = headers.pop("subject", "AW: Rückfrage zu Ihrem Förderantrag")
+    message["Message-ID"] = headers.pop("message_id", None) or make_msgid()
+    for name, value in headers.items():
+        message[name.replace("_", "-")] = value
+    message.set_content(body)
+    return message
+
+
+@pytest.fixture
+def listener(app):
+    controller = start_listener(app, "127.0.0.1", free_port())
+    try:
+        yield controller
+    finally:
+        controller.stop()
+
+
+def send(listener, message: EmailMessage) -> None:
+    db.session.commit()  # the listener writes from its own thread
+    with smtplib.SMTP(listener.hostname, listener.port, timeout=30) as smtp:
+        smtp.send_message(message)
+    db.session.expire_all()
+
+
+def inbound() -> list[InboundMail]:
+    db.session.expire_all()
+    return list(db.session.scalars(select(InboundMail).order_by(InboundMail.id)))
+
+
+def test_every_email_to_the_applicant_carries_the_reply_address(app, smtp):
+    application, _token = create_application()
+    receipt = db.session.scalar(select(Notification).filter_by(kind="receipt"))
+    assert receipt.reply_to.startswith(f"antwort+a{application.id}.")
+    assert replyaddress.parse(receipt.reply_to).case_id == application.id
+    drain(app)
+    to_applicant = [m for m in smtp.messages if str(m["To"]) == application.contact_email]
+    assert to_applicant and all(str(m["Reply-To"]) == receipt.reply_to for m in to_applicant)
+    staff_mail = [m for m in smtp.messages if str(m["To"]) == "staff@example.org"]
+    assert staff_mail and all(m["Reply-To"] is None for m in staff_mail)
+
+
+def test_a_reply_becomes_a_message(app, listener, staff_user):
+    application, _token = create_application()
+    address = replyaddress.address("a", application.id)
+    message = reply(address)
+    message.add_attachment(PDF, maintype="application", subtype="pdf", filename="Plan.pdf")
+    message.add_attachment(
+        b"PK\x03\x04", maintype="application", subtype="msword", filename="Plan.docx"
+    )
+    send(listener, message)
+
+    [record] = inbound()
+    assert (record.status, record.application_id) == ("posted", application.id)
+    event = db.session.get(Event, record.event_id)
+    assert event.kind == "message" and event.actor_label == "applicant" and event.public
+    assert "anbei der Finanzierungsplan" in event.comment and "Erika Mustermann" in event.comment
+    assert "Am Sande" not in event.comment and "reichen Sie" not in event.comment
+    [pdf] = db.session.scalars(select(EventAttachment)).all()
+    assert pdf.original_name == "Plan.pdf" and pdf.size == len(PDF)
+    refused = db.session.scalar(select(Notification).filter_by(kind="attachment_refused"))
+    assert refused.recipient == "erika@bildungswerk-heide.example"
+    assert "Plan.docx" in refused.body_text and "PDF" in refused.body_text
+    assert mails("message_to_staff")
+
+    # the same mail again (a sender retrying): nothing twice
+    send(listener, message)
+    assert len(inbound()) == 1
+
+
+@pytest.mark.parametrize("app", ["sqlite"], indirect=True)
+def test_forged_expired_auto_replies_and_loops_are_recorded_not_posted(app, listener, monkeypatch):
+    application, _token = create_application()
+    good = replyaddress.address("a", application.id)
+    local, domain = good.split("@")
+    forged = local[:-4] + "aaaa@" + domain
+    other_case = good.replace(f"+a{application.id}.", f"+a{application.id + 1}.")
+    send(listener, reply(forged, message_id="<1@x>"))
+    send(listener, reply(other_case, message_id="<2@x>"))
+    send(listener, reply(good, message_id="<3@x>", auto_submitted="auto-replied"))
+    send(listener, reply(good, message_id="<4@x>", precedence="bulk"))
+    send(listener, reply(good, message_id="<5@x>", subject="Abwesenheitsnotiz: bis 5.12."))
+    send(listener, reply(good, message_id="<6@x>", sender="foerderung@localhost"))
+    later = clock.now() + dt.timedelta(days=400)
+    monkeypatch.setattr(clock, "now", lambda: later)
+    send(listener, reply(good, message_id="<7@x>"))
+    assert [r.status for r in inbound()] == [
+        "forged",
+        "forged",
+        "auto_reply",
+        "auto_reply",
+        "auto_reply",
+        "loop",
+        "expired",
+    ]
+    assert db.session.scalar(select(Event).filter_by(kind="message")) is None
+
+
+@pytest.mark.parametrize("app", ["sqlite"], indirect=True)
+def test_a_loop_of_replies_is_cut(app, listener):
+    application, _token = create_application()
+    address = replyaddress.address("a", application.id)
+    for n in range(replies.LOOP_LIMIT_PER_HOUR + 2):
+        send(listener, reply(address, message_id=f"<loop{n}@x>", body=f"Nachricht {n}"))
+    statuses = [r.status for r in inbound()]
+    assert statuses.count("posted") == replies.LOOP_LIMIT_PER_HOUR
+    assert statuses[-2:] == ["loop", "loop"]
+
+
+def test_staff_answer_by_replying(app, listener, staff_user):
+    application, _token = create_application()
+    messages.post_from_applicant(application, "Wie lange dauert die Prüfung?")
+    db.session.commit()
+    [notice] = mails("message_to_staff")
+    assert notice.reply_to.startswith(f"antwort+s{application.id}.")
+    send(listener, reply(notice.reply_to, sender="someone@example.org", message_id="<s1@x>"))
+    send(
+        listener,
+        reply(
+            notice.reply_to,
+            sender=staff_user.email,
+            body="Etwa vier Wochen.\n\n> alt",
+            message_id="<s2@x>",
+        ),
+    )
+    assert [r.status for r in inbound()] == ["unknown_sender", "posted"]
+    answer = db.session.scalar(select(Event).where(Event.actor_id == staff_user.id))
+    assert answer.comment == "Etwa vier Wochen." and answer.public
+    to_applicant = db.session.scalar(select(Notification).filter_by(kind="message_to_applicant"))
+    assert "Etwa vier Wochen." in to_applicant.body_text
+
+
+@pytest.mark.parametrize("app", ["sqlite"], indirect=True)
+def test_database_down_means_try_again_later(app, tmp_path):
+    application, _token = create_application()
+    address = replyaddress.address("a", application.id)
+    db.session.commit()
+    # a listener whose database waits only briefly for a lock
+    impatient = create_app(
+        TestingConfig(),
+        SQLALCHEMY_DATABASE_URI=app.config["SQLALCHEMY_DATABASE_URI"],
+        SQLITE_BUSY_TIMEOUT_MS=200,
+        UPLOAD_DIR=app.config["UPLOAD_DIR"],
+        REDIS_URL=app.config["REDIS_URL"],
+        RATELIMIT_STORAGE_URI="memory://",
+    )
+    controller = start_listener(impatient, "127.0.0.1", free_port())
+    path = app.config["SQLALCHEMY_DATABASE_URI"].removeprefix("sqlite:///")
+    blocker = sqlite3.connect(path, isolation_level=None)
+    try:
+        blocker.execute("BEGIN EXCLUSIVE")  # the database is unavailable to everyone else
+        with (
+            pytest.raises(smtplib.SMTPDataError) as refused,
+            smtplib.SMTP(controller.hostname, controller.port, timeout=30) as smtp,
+        ):
+            smtp.send_message(reply(address, message_id="<down@x>"))
+        assert refused.value.smtp_code == 451
+        blocker.execute("ROLLBACK")
+        # the sending server tries again: now it is posted, once
+        with smtplib.SMTP(controller.hostname, controller.port, timeout=30) as smtp:
+            smtp.send_message(reply(address, message_id="<down@x>"))
+    finally:
+        blocker.close()
+        controller.stop()
+        with impatient.app_context():
+            db.session.remove()
+            for engine in db.engines.values():
+                engine.dispose()
+    assert [r.status for r in inbound()] == ["posted"]
+
+
+def test_quoted_history_and_signature_are_cut():
+    assert replies.clean_text(REPLY).endswith("Erika Mustermann")
+    english = "Thanks, done.\r\n\r\nOn Mon, 30 Nov 2026 at 10:00, NON wrote:\r\n> old\r\n"
+    assert replies.clean_text(english) == "Thanks, done."
+    outlook = "Passt.\n\n-----Ursprüngliche Nachricht-----\nVon: NON\nBetreff: x"
+    assert replies.clean_text(outlook) == "Passt."
+    assert replies.clean_text("Ja.\n-- \nSignatur") == "Ja."
