@@ -13,6 +13,7 @@ from email.utils import make_msgid
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy import update as sa_update
 
 from app import clock, create_app
 from app.cases import messages, replies
@@ -221,3 +222,69 @@ def test_quoted_history_and_signature_are_cut():
     outlook = "Passt.\n\n-----Ursprüngliche Nachricht-----\nVon: NON\nBetreff: x"
     assert replies.clean_text(outlook) == "Passt."
     assert replies.clean_text("Ja.\n-- \nSignatur") == "Ja."
+
+
+def test_a_pdf_that_does_not_open_is_refused_like_on_the_form(app, listener):
+    application, _token = create_application()
+    message = reply(replyaddress.address("a", application.id))
+    fake = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"  # the header, nothing readable
+    message.add_attachment(fake, maintype="application", subtype="pdf", filename="Plan.pdf")
+    send(listener, message)
+    assert db.session.scalars(select(EventAttachment)).all() == []
+    [refused] = mails("attachment_refused")
+    assert "Plan.pdf" in refused.body_text
+
+
+def test_the_conversation_is_in_the_data_export_and_goes_with_the_case(app, listener, staff_user):
+    """Art. 15 and retention cover what the conversation adds: versions, requests, replies
+    and their PDFs; internal notes stay internal."""
+    import zipfile
+    from io import BytesIO
+
+    from app.cases import retention, subject_access, uploads
+    from app.cases.submission import submit_amendment
+    from app.cases.workflow import apply_transition
+    from app.models import Application, ApplicationVersion, InformationRequest
+    from tests.factories import application_fields
+
+    application, _token = create_application()
+    apply_transition(
+        application,
+        "request_information",
+        user=staff_user,
+        reason="Bitte reichen Sie den Finanzierungsplan nach.",
+        due_date=clock.today() + dt.timedelta(days=14),
+    )
+    db.session.commit()
+    submit_amendment(application, application_fields(requested_grant=6_000_000))
+    message = reply(replyaddress.address("a", application.id))
+    message.add_attachment(PDF, maintype="application", subtype="pdf", filename="Plan.pdf")
+    send(listener, message)
+    messages.post_from_staff(application, "Intern: Plan prüfen.", staff_user, internal=True)
+    db.session.commit()
+    [pdf] = db.session.scalars(select(EventAttachment)).all()
+    stored = uploads.path_of(pdf.name)
+    assert stored.is_file()
+
+    data = subject_access.collect(application)
+    assert [v["number"] for v in data["versions"]] == [1, 2]
+    assert data["information_requests"][0]["message"].startswith("Bitte reichen Sie")
+    assert data["message_attachments"][0]["original_name"] == "Plan.pdf"
+    assert "note" not in {e["kind"] for e in data["events"]}
+    assert "status_token_salt" not in data["application"]
+    archive = zipfile.ZipFile(BytesIO(subject_access.archive(application, data, "<html>")))
+    assert f"{application.reference}-nachricht-{pdf.id}.pdf" in archive.namelist()
+
+    apply_transition(application, "withdraw")
+    db.session.commit()
+    db.session.execute(sa_update(Notification).values(status="sent"))
+    db.session.commit()
+    report = retention.run(clock.today() + dt.timedelta(days=400))
+    assert [item.application_id for item in report.cases] == [application.id]
+    db.session.expire_all()
+    assert db.session.get(Application, application.id).anonymised_at is not None
+    assert db.session.scalars(select(ApplicationVersion)).all() == []
+    assert db.session.scalars(select(EventAttachment)).all() == []
+    assert db.session.scalars(select(InboundMail)).all() == []
+    assert db.session.scalar(select(InformationRequest.message)) == ""
+    assert not stored.exists()
