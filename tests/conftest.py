@@ -34,6 +34,7 @@ from flask.testing import FlaskClient
 from hypothesis import settings as hypothesis_settings
 from sqlalchemy import text
 
+from app.mail import delivery
 from scripts import services
 
 # CI explores the same examples on every run, so a red build always means a change broke
@@ -184,6 +185,8 @@ def smtp_server() -> Iterator[services.SMTPServer]:
 def smtp(smtp_server: services.SMTPServer) -> Iterator[services.SMTPServer]:
     smtp_server.clear()
     yield smtp_server
+    # The worker keeps its SMTP connection across jobs; each test starts with none.
+    delivery.SESSION.close()
     smtp_server.clear()
 
 
