@@ -67,6 +67,29 @@ def test_case_list_filters_search_and_sort(app, staff):
     assert staff.get("/staff/cases?sort=contact_email;drop&dir=sideways").status_code == 200
 
 
+def test_case_list_search_follows_every_change_of_the_searched_columns(app, staff):
+    """The search index (FTS5 on SQLite, trigram indexes on PostgreSQL) is kept in step with
+    the cases: a new name is found, the old one no longer; deleted cases are gone."""
+    a, _ = create_application(org_name="Träger Ölmühle e. V.", title='Das "Quoted" Projekt')
+    b, _ = create_application(org_name="Zweiter Träger", title="Kurz")
+
+    def refs(q):
+        html = staff.get("/staff/cases", query_string={"q": q}).get_data(as_text=True)
+        return [r for r in (a.reference, b.reference) if r in html]
+
+    assert refs("LMühl") == [a.reference]  # substring inside a word, any case
+    assert refs('"quoted"') == [a.reference]  # quotes are text, not search syntax
+    assert refs("Träger") == [a.reference, b.reference]
+    assert refs("ku") == [b.reference]  # two characters: no trigram, still found
+    a.org_name = "Neuer Name gGmbH"
+    db.session.commit()
+    assert refs("lmühl") == []
+    assert refs("neuer name") == [a.reference]
+    db.session.delete(b)
+    db.session.commit()
+    assert refs("zweiter") == []
+
+
 def test_case_list_queries_do_not_grow_with_cases(app, staff):
     rnd = configured_round()
     bulk_insert_cases(10, rnd)
