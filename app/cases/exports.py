@@ -13,10 +13,6 @@ import io
 from collections.abc import Iterable
 from decimal import Decimal
 
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.styles import Font
-
 from app import clock
 from app.labels import (
     FIELD_LABELS,
@@ -98,6 +94,12 @@ def to_csv(applications: Iterable[Application]) -> bytes:
 
 
 def to_xlsx(applications: Iterable[Application], sheet_title: str = "Anträge") -> bytes:
+    # Imported here on purpose (not a cycle): openpyxl weighs ~8 MiB in every web and worker
+    # process, and only this staff export needs it (docs/performance.md, target 4).
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.styles import Font
+
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet(sheet_title)
     bold = Font(bold=True)
