@@ -6,6 +6,7 @@ import pytest
 
 import config
 from app import create_app
+from app.extensions import db
 from app.programmes import read_round_files
 from config import (
     Config,
@@ -194,5 +195,50 @@ def test_overrides_win_over_the_config_object(tmp_path):
     assert app.testing
     from app.extensions import db
 
+    with app.app_context():
+        db.engine.dispose()
+
+
+# --- the start-up check of production (docs/performance.md, target 7) --------------------
+
+SAFE_PRODUCTION = {
+    "APP_ENV": "production",
+    "SECRET_KEY": "kT3v9QmZr7Lw2XyB8nHc4JdF6sPa1GeU0oRi5",
+    "DATABASE_URL": "postgresql+psycopg://non@db.internal/non",
+    "BASE_URL": "https://foerderung.example.org",
+    "RATELIMIT_STORAGE_URI": "memory://",
+}
+
+
+def _production_app(monkeypatch, **changes):
+    for name, value in {**SAFE_PRODUCTION, **changes}.items():
+        monkeypatch.setenv(name, value)
+    return create_app()
+
+
+def test_production_starts_with_safe_settings(monkeypatch):
+    app = _production_app(monkeypatch)
+    assert app.config["PRODUCTION"] and app.config["SESSION_COOKIE_SECURE"]
+
+
+@pytest.mark.parametrize(
+    ("changes", "named"),
+    [
+        ({"DATABASE_URL": "sqlite:////srv/non.sqlite"}, "SQLite"),
+        ({"SESSION_COOKIE_SECURE": "false"}, "SESSION_COOKIE_SECURE"),
+        ({"SECRET_KEY": "a" * 40}, "SECRET_KEY"),  # long, but not random
+        ({"BASE_URL": "http://foerderung.example.org"}, "BASE_URL"),
+    ],
+)
+def test_production_refuses_unsafe_settings(monkeypatch, changes, named):
+    with pytest.raises(RuntimeError, match=named):
+        _production_app(monkeypatch, **changes)
+
+
+def test_production_on_sqlite_only_when_stated(monkeypatch):
+    app = _production_app(
+        monkeypatch, DATABASE_URL="sqlite:////tmp/non-prod.sqlite", PRODUCTION_ALLOW_SQLITE="true"
+    )
+    assert app.config["PRODUCTION_ALLOW_SQLITE"]
     with app.app_context():
         db.engine.dispose()
