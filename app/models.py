@@ -17,6 +17,7 @@ from sqlalchemy import (
     DateTime,
     ForeignKey,
     Index,
+    LargeBinary,
     String,
     Text,
     TypeDecorator,
@@ -273,7 +274,7 @@ class Application(db.Model):
     decl_privacy: Mapped[bool]
     decl_truthful: Mapped[bool]
 
-    # optional PDF, stored under a server-made name in UPLOAD_DIR
+    # optional PDF, stored under a server-made name in the stored_file table
     attachment_name: Mapped[str | None] = mapped_column(String(64))
     attachment_original_name: Mapped[str | None] = mapped_column(String(255))
     attachment_size: Mapped[int | None]
@@ -552,6 +553,24 @@ class UsedActionLink(db.Model):
     nonce: Mapped[str] = mapped_column(String(64), primary_key=True)
     used_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     user_id: Mapped[int] = mapped_column(ForeignKey("user.id"))
+
+
+class StoredFile(db.Model):
+    """An uploaded attachment's bytes, in the database every web and worker node shares
+    (app.cases.uploads). ``pending`` until the application that refers to it is submitted."""
+
+    __tablename__ = "stored_file"
+    __table_args__ = (
+        CheckConstraint("size >= 0", name="size_not_negative"),
+        Index("ix_stored_file_pending_created_at", "pending", "created_at"),
+    )
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    pending: Mapped[bool] = mapped_column(default=True)
+    size: Mapped[int]
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # deferred: listing or checking files never loads their content
+    data: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
 
 
 # --- substring search of the case list (reference, organisation, title) -------------------

@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-import pathlib
 
 import pytest
 from openpyxl import load_workbook
@@ -14,7 +13,7 @@ from sqlalchemy import select
 
 from app.cases import exports
 from app.extensions import db
-from app.models import Application, Event, Notification, ReviewRequest
+from app.models import Application, Event, Notification, ReviewRequest, StoredFile
 from app.programmes import configured_round
 from tests.factories import create_application
 from tests.fixtures.workspace import add_check, bulk_insert_cases, count_queries
@@ -221,9 +220,7 @@ def test_override_rule_recomputes_outcome_and_logs(app, staff, post_form, staff_
 
 def test_attachment_download(app, staff, client_for, reviewer_user):
     application, _ = create_application()
-    upload_dir = app.config["UPLOAD_DIR"]
-    pathlib.Path(upload_dir).mkdir(parents=True, exist_ok=True)
-    (pathlib.Path(upload_dir) / "abc123.pdf").write_bytes(b"%PDF-1.4\n%test\n")
+    db.session.add(StoredFile(name="abc123.pdf", pending=False, size=15, data=b"%PDF-1.4\n%test\n"))
     application.attachment_name = "abc123.pdf"
     application.attachment_original_name = "Projektbeschreibung.pdf"
     application.attachment_size = 15

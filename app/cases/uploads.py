@@ -1,20 +1,28 @@
-"""PDF attachments: checked by content, stored under server-made names in ``UPLOAD_DIR``.
+"""PDF attachments: checked by content, stored under server-made names in the database.
 
-An upload is first kept as *pending* (the applicant may still go back and edit), then promoted
-to its final name when the application is submitted. The form carries only a signed reference
-to the pending file, so no client-supplied path ever reaches the file system.
+The bytes live in the ``stored_file`` table, so every web and worker node reads the same
+store and a backup of the database holds them too (docs/performance.md, "Production
+shape"; PDFs are at most ``ATTACHMENT_MAX_BYTES``, 10 MB). An upload is first kept as
+*pending* (the applicant may still go back and edit), then promoted to its final name in the
+transaction that submits the application. The form carries only a signed reference to the
+pending file, so no client-supplied name ever reaches the store.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import secrets
 from dataclasses import dataclass
-from pathlib import Path
 
 from flask import current_app
 from itsdangerous import BadSignature, URLSafeTimedSerializer
+from sqlalchemy import delete, select, update
 from werkzeug.datastructures import FileStorage
+
+from app import clock
+from app.extensions import db
+from app.models import StoredFile
 
 PDF_MAGIC = b"%PDF-"
 _SALT = "pending-upload"
@@ -26,15 +34,9 @@ class UploadError(ValueError):
 
 @dataclass(frozen=True)
 class PendingUpload:
-    name: str  # server-made file name under UPLOAD_DIR/pending
+    name: str  # server-made name of the pending stored_file row
     original_name: str
     size: int
-
-
-def upload_dir() -> Path:
-    path = Path(current_app.config["UPLOAD_DIR"])
-    (path / "pending").mkdir(parents=True, exist_ok=True)
-    return path
 
 
 def _serializer() -> URLSafeTimedSerializer:
@@ -58,10 +60,12 @@ def save_pending(file: FileStorage, max_bytes: int) -> PendingUpload:
     if size > max_bytes:
         raise UploadError("too_large")
     name = f"{secrets.token_hex(16)}.pdf"
-    target = upload_dir() / "pending" / name
-    with target.open("wb") as out:
-        while chunk := stream.read(1024 * 1024):
-            out.write(chunk)
+    # Committed at once: the form may still fail validation, and the applicant's next POST
+    # (edit, check, submit) refers to this upload.
+    db.session.add(
+        StoredFile(name=name, pending=True, size=size, created_at=clock.now(), data=stream.read())
+    )
+    db.session.commit()
     original = os.path.basename(file.filename or "anhang.pdf")[:255]
     return PendingUpload(name=name, original_name=original, size=size)
 
@@ -80,32 +84,41 @@ def unsign(token: str) -> PendingUpload | None:
         )
     except (BadSignature, ValueError, TypeError):
         return None
-    if not isinstance(name, str) or not (upload_dir() / "pending" / name).is_file():
+    if not isinstance(name, str) or not db.session.scalar(
+        select(StoredFile.name).where(StoredFile.name == name, StoredFile.pending.is_(True))
+    ):
         return None
     return PendingUpload(name=name, original_name=str(original), size=int(size))
 
 
 def promote(upload: PendingUpload) -> str:
-    """Move a pending upload to its final, server-made name; returns that name."""
+    """Give a pending upload its final, server-made name, in the caller's transaction (a
+    rolled-back submission leaves the upload pending). Returns that name."""
     final = f"{secrets.token_hex(16)}.pdf"
-    base = upload_dir()
-    os.replace(base / "pending" / upload.name, base / final)
+    db.session.execute(
+        update(StoredFile)
+        .where(StoredFile.name == upload.name, StoredFile.pending.is_(True))
+        .values(name=final, pending=False)
+        .execution_options(synchronize_session=False)
+    )
     return final
 
 
-def path_of(name: str) -> Path:
-    return upload_dir() / name
+def content_of(name: str) -> bytes | None:
+    """The bytes of a submitted attachment, or None if there is none of that name."""
+    return db.session.scalar(
+        select(StoredFile.data).where(StoredFile.name == name, StoredFile.pending.is_(False))
+    )
 
 
 def prune_pending(max_age_seconds: int) -> int:
     """Delete pending uploads older than the form's lifetime: no form can refer to them any
     more (their signed reference has expired). Returns how many were deleted."""
-    import time
-
-    cutoff = time.time() - max_age_seconds
-    removed = 0
-    for path in (upload_dir() / "pending").glob("*.pdf"):
-        if path.stat().st_mtime < cutoff:
-            path.unlink(missing_ok=True)
-            removed += 1
+    cutoff = clock.now() - dt.timedelta(seconds=max_age_seconds)
+    removed = db.session.execute(
+        delete(StoredFile)
+        .where(StoredFile.pending.is_(True), StoredFile.created_at < cutoff)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    db.session.commit()
     return removed

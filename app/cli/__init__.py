@@ -25,7 +25,7 @@ def load_programmes() -> None:
         click.echo(f"{row.code}: {row.name_de} (Budget {row.budget_cents / 100:,.0f} €)")
 
 
-uploads = AppGroup("uploads", help="PDF attachments in UPLOAD_DIR.")
+uploads = AppGroup("uploads", help="PDF attachments (stored in the database).")
 
 
 @uploads.command("prune")

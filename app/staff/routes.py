@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+import io
+
 from flask import (
     Blueprint,
     Response,
     abort,
-    current_app,
     flash,
     g,
     redirect,
     render_template,
     request,
-    send_from_directory,
+    send_file,
     url_for,
 )
 from flask_babel import gettext as _
@@ -21,7 +22,7 @@ from flask_wtf import FlaskForm
 from sqlalchemy import select
 
 from app.cases import budget as budget_domain
-from app.cases import checks, exports, reviews, workflow
+from app.cases import checks, exports, reviews, uploads, workflow
 from app.cases.access import may_read_case
 from app.cases.queries import CaseFilter, case_context, case_query
 from app.extensions import db
@@ -125,11 +126,11 @@ def attachment(case_id: int):
     application = _get_case(case_id)
     if not may_read_case(current_user, application):
         abort(403)
-    if not application.attachment_name:
+    content = application.attachment_name and uploads.content_of(application.attachment_name)
+    if not content:
         abort(404)
-    response = send_from_directory(
-        current_app.config["UPLOAD_DIR"],
-        application.attachment_name,
+    response = send_file(
+        io.BytesIO(content),
         as_attachment=True,
         download_name=application.attachment_original_name or f"{application.reference}.pdf",
         mimetype="application/pdf",
