@@ -28,7 +28,7 @@ from urllib.parse import urlencode
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.data import REFERENCE, form_data, hidden_fields  # noqa: E402
+from bench.forms import REFERENCE, form_data, hidden_fields  # noqa: E402
 from scripts import services  # noqa: E402
 
 SESSIONS = 8
