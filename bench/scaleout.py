@@ -144,6 +144,9 @@ def main() -> None:
 
         # --- 2. the proof: n submissions, 3 workers, one SIGKILLed -----------------------
         smtp.clear()
+        with app.app_context():
+            before = db.session.scalar(select(func.max(Notification.application_id))) or 0
+            db.session.commit()
         workers = start_workers(3, env)
         killed = threading.Event()
 
