@@ -174,7 +174,7 @@ def main() -> None:
             rows = db.session.execute(
                 select(
                     Notification.message_id, Notification.kind, Notification.application_id
-                ).where(Notification.application_id.isnot(None))
+                ).where(Notification.application_id > before)
             ).all()
         time.sleep(2)  # late duplicates would arrive now
         arrived = collections.Counter(str(m["Message-ID"]) for m in smtp.messages)
