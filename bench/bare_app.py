@@ -11,6 +11,7 @@ import os
 from flask import Flask, render_template_string, request
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import event
+from sqlalchemy.exc import OperationalError
 
 app = Flask(__name__)
 app.config["SQLALCHEMY_DATABASE_URI"] = os.environ["DATABASE_URL"]
@@ -33,7 +34,10 @@ with app.app_context():
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 
-    db.create_all()
+    try:
+        db.create_all()
+    except OperationalError:  # the other gunicorn worker created it at the same moment
+        pass
 
 PAGE = """<!doctype html><title>Antrag</title><form method=post action=/submit>
 <input name=org_name><input name=title><button>Senden</button></form>"""
