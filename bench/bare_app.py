@@ -6,6 +6,7 @@ that inserts a row), served by the same gunicorn, on the same SQLite in WAL mode
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 from flask import Flask, render_template_string, request
@@ -34,10 +35,9 @@ with app.app_context():
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 
-    try:
+    # the other gunicorn worker may create it at the same moment
+    with contextlib.suppress(OperationalError):
         db.create_all()
-    except OperationalError:  # the other gunicorn worker created it at the same moment
-        pass
 
 PAGE = """<!doctype html><title>Antrag</title><form method=post action=/submit>
 <input name=org_name><input name=title><button>Senden</button></form>"""
