@@ -276,9 +276,9 @@ def anonymise(
     kind: str = ANONYMISED,
     user: User | None = None,
     reason: str | None = None,
-) -> str | None:
-    """Remove the case's personal data inside the current transaction (the caller commits,
-    then deletes the returned attachment file name with ``delete_attachment``).
+) -> None:
+    """Remove the case's personal data, the attachment included, inside the current
+    transaction (the caller commits).
 
     Raises ``RetentionError`` for an open or already anonymised case, or while one of its
     emails is still being sent (its body is needed until then).
@@ -329,6 +329,7 @@ def anonymise(
         .values(recipient="")
     )
     db.session.execute(update(Review).where(Review.application_id == case_id).values(comment=None))
+    uploads.delete_file(attachment)
     db.session.execute(update(Event).where(Event.application_id == case_id).values(comment=None))
     check_ids = select(EligibilityCheck.id).where(EligibilityCheck.application_id == case_id)
     db.session.execute(
@@ -348,14 +349,6 @@ def anonymise(
     )
     db.session.flush()
     db.session.expire(application)
-    return attachment
-
-
-def delete_attachment(name: str | None) -> None:
-    """After the commit: the file goes with the data (a crash before leaves only the file,
-    which no case refers to any more)."""
-    if name:
-        uploads.path_of(name).unlink(missing_ok=True)
 
 
 # --- early erasure on request ------------------------------------------------------------
@@ -378,10 +371,10 @@ def erasure_refusal(application: Application) -> Any | None:
     return None
 
 
-def erase_early(application: Application, user: User, reason: str | None) -> str | None:
+def erase_early(application: Application, user: User, reason: str | None) -> None:
     """An administrator erases a closed case on request (Art. 17 DSGVO), with a reason.
 
-    Inside the current transaction; returns the attachment name to delete after the commit.
+    Inside the current transaction (the caller commits).
     """
     if user.role != "admin":
         raise RetentionError(_l("Nur die Administration darf Anträge vorzeitig löschen."))
@@ -391,7 +384,7 @@ def erase_early(application: Application, user: User, reason: str | None) -> str
     refusal = erasure_refusal(application)
     if refusal is not None:
         raise RetentionError(refusal)
-    return anonymise(application, kind=ERASED, user=user, reason=reason)
+    anonymise(application, kind=ERASED, user=user, reason=reason)
 
 
 # --- the run -----------------------------------------------------------------------------
@@ -418,13 +411,13 @@ def run(today: dt.date | None = None, *, dry_run: bool = False) -> RunReport:
     for item in due:
         application = db.session.get(Application, item.application_id)
         try:
-            attachment = anonymise(application) if application is not None else None
+            if application is not None:
+                anonymise(application)
             db.session.commit()
         except RetentionError as exc:
             db.session.rollback()
             skipped.append((item, str(exc.message)))
             continue
-        delete_attachment(attachment)
         done.append(item)
     # The single-use marks of submitted forms: their signed tokens have expired by now.
     submission.prune_form_tokens(max_age)

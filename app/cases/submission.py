@@ -88,9 +88,10 @@ def submit_application(
     districts = fields.pop("districts", [])
     priorities = fields.pop("priorities", [])
     submitted_at = clock.now()
-    final_name = None
     try:
         reference = next_reference(submitted_at.astimezone(clock.BERLIN).year)
+        # before the Application exists: the UPDATE would autoflush a half-built row
+        attachment_name = uploads.promote(attachment) if attachment is not None else None
         application = Application(
             round=funding_round,
             reference=reference,
@@ -101,8 +102,7 @@ def submit_application(
         application.districts.extend(districts)
         application.priorities.extend(priorities)
         if attachment is not None:
-            final_name = uploads.promote(attachment)
-            application.attachment_name = final_name
+            application.attachment_name = attachment_name
             application.attachment_original_name = attachment.original_name
             application.attachment_size = attachment.size
         # "submit" is the first transition of the table: it adds the row, the audit event
@@ -110,9 +110,7 @@ def submit_application(
         apply_transition(application, "submit", status_token=token)
         db.session.commit()
     except BaseException:
-        db.session.rollback()
-        if final_name:
-            uploads.path_of(final_name).unlink(missing_ok=True)
+        db.session.rollback()  # also undoes the promotion of the attachment
         raise
     return application, token
 
