@@ -8,7 +8,7 @@ import socket
 from sqlalchemy import select
 
 from app.extensions import db
-from app.mail import delivery
+from app.mail import compose, delivery
 from app.models import Notification
 from tests.factories import create_application
 from tests.fixtures.pipeline import drain
@@ -57,3 +57,21 @@ def test_a_refused_message_drops_the_connection_and_the_next_one_opens_anew(
     assert set(_statuses()) == {"sent"}
     # The session that saw the refusal was not trusted again: a second one was opened.
     assert smtp.handler.sessions == 2
+
+
+def test_a_message_with_a_broken_header_fails_for_good_and_keeps_the_connection(app, smtp):
+    delivery.SESSION.discard()
+    application, _token = create_application()
+    first = compose.record(compose.REVIEWED, application, "staff@example.org", "de")
+    broken = compose.record(compose.REVIEWED, application, "staff@example.org", "de")
+    broken.subject = "Neuer Antrag: Evil\r\nBcc: victim@example.org"
+    last = compose.record(compose.REVIEWED, application, "staff@example.org", "de")
+    db.session.commit()
+    assert delivery.deliver(first.id) == "sent"
+    assert delivery.deliver(broken.id) == "failed"  # found before the connection is used
+    assert delivery.deliver(last.id) == "sent"
+    smtp.wait_for(2)
+    assert len(smtp.messages) == 2
+    assert smtp.handler.sessions == 1
+    db.session.expire_all()
+    assert "Kopfzeile" in db.session.get(Notification, broken.id).last_error
