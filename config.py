@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 BASE_DIR = Path(__file__).resolve().parent
 INSTANCE_DIR = BASE_DIR / "instance"
@@ -111,6 +113,8 @@ class Config:
         self.STAFF_EMAILS = env_list("STAFF_EMAILS", "geschaeftsstelle@localhost")
         self.BASE_URL = env_str("BASE_URL", "http://127.0.0.1:5000").rstrip("/")
         self.PROGRAMME = env_str("PROGRAMME", "NON-2025")
+        # Where earlier versions kept the PDF attachments; they live in the database now
+        # (app.cases.uploads). Only the migration f771f73e7dc4 reads the folder, once.
         self.UPLOAD_DIR = env_str("UPLOAD_DIR", str(INSTANCE_DIR / "uploads"))
         self.MAIL_SINK_DIR = env_str("MAIL_SINK_DIR", str(INSTANCE_DIR / "mail"))
         # Replies by email (docs/replies.md): the base reply address (empty: no reply
@@ -275,6 +279,11 @@ class DevelopmentConfig(Config):
 class ProductionConfig(Config):
     def __init__(self) -> None:
         super().__init__()
+        # create_app runs refuse_unsafe_production() for this environment
+        self.PRODUCTION = True
+        # The one-machine shape of DESIGN.md (SQLite, one web and one worker process) is a
+        # deliberate choice the operator must state; several nodes need PostgreSQL.
+        self.PRODUCTION_ALLOW_SQLITE = env_bool("PRODUCTION_ALLOW_SQLITE", False)
         if len(self.SECRET_KEY) < 32:
             raise RuntimeError("SECRET_KEY must be set to at least 32 random characters")
         missing = self.missing_operator_details()
@@ -301,6 +310,32 @@ class TestingConfig(Config):
         self.STAFF_EMAILS = ["staff@example.org"]
         self.BASE_URL = "https://foerderung.example.org"
         self.fill_operator_placeholders()
+
+
+# Secrets that appear in this repository (development, tests, docs): never good enough.
+KNOWN_SECRETS = frozenset({"dev-only-not-secret", "test-secret-key", "change-me", "secret"})
+
+
+def refuse_unsafe_production(settings: Mapping[str, Any]) -> None:
+    """Refuse to start production with settings that are unsafe there: raises RuntimeError
+    naming every problem at once, so an operator fixes them in one go."""
+    problems = []
+    secret = str(settings.get("SECRET_KEY") or "")
+    if len(secret) < 32 or secret in KNOWN_SECRETS or len(set(secret)) < 8:
+        problems.append("SECRET_KEY must be at least 32 random characters, not a default")
+    uri = str(settings.get("SQLALCHEMY_DATABASE_URI") or "")
+    if uri.startswith("sqlite") and not settings.get("PRODUCTION_ALLOW_SQLITE"):
+        problems.append(
+            "DATABASE_URL points to SQLite: use PostgreSQL (or set PRODUCTION_ALLOW_SQLITE=true "
+            "for the one-machine setup with a single web and worker process)"
+        )
+    for name in ("SESSION_COOKIE_SECURE", "REMEMBER_COOKIE_SECURE"):
+        if not settings.get(name):
+            problems.append(f"{name} must be true (cookies only over HTTPS)")
+    if not str(settings.get("BASE_URL") or "").startswith("https://"):
+        problems.append("BASE_URL must start with https:// (links in emails)")
+    if problems:
+        raise RuntimeError("unsafe production configuration: " + "; ".join(problems))
 
 
 CONFIGS = {

@@ -21,7 +21,7 @@ from app.ops.routes import bp as ops_bp
 from app.review.routes import bp as review_bp
 from app.staff.routes import bp as staff_bp
 from app.web import templating
-from config import Config, config_from_env
+from config import Config, config_from_env, refuse_unsafe_production
 
 
 def create_app(config: Config | None = None, **overrides: Any) -> Flask:
@@ -31,6 +31,8 @@ def create_app(config: Config | None = None, **overrides: Any) -> Flask:
     app.config.update(overrides)
     if not app.config.get("SECRET_KEY"):
         raise RuntimeError("SECRET_KEY is not set")
+    if app.config.get("PRODUCTION"):
+        refuse_unsafe_production(app.config)
 
     if app.config.get("PROXY_FIX_X_FOR"):
         hops = int(app.config["PROXY_FIX_X_FOR"])

@@ -11,15 +11,18 @@ from typing import Any
 
 from flask_login import UserMixin
 from sqlalchemy import (
+    DDL,
     JSON,
     CheckConstraint,
     DateTime,
     ForeignKey,
     Index,
+    LargeBinary,
     String,
     Text,
     TypeDecorator,
     UniqueConstraint,
+    event,
 )
 from sqlalchemy.ext.associationproxy import AssociationProxy, association_proxy
 from sqlalchemy.ext.hybrid import hybrid_property
@@ -181,6 +184,9 @@ class ApplicationDistrict(db.Model):
     )
     ags: Mapped[str] = mapped_column(String(8), primary_key=True)
 
+    # The district filter looks up (district, case); the primary key is (case, district).
+    __table_args__ = (Index("ix_application_district_ags", "ags", "application_id"),)
+
 
 class ApplicationPriority(db.Model):
     __tablename__ = "application_priority"
@@ -231,6 +237,8 @@ class Application(db.Model):
         ),
         Index("ix_application_round_state", "round_id", "state"),
         Index("ix_application_submitted_at", "submitted_at"),
+        # the case list's amount sort (with the id as tie-breaker, as the query orders)
+        Index("ix_application_requested_grant", "requested_grant", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -295,7 +303,7 @@ class Application(db.Model):
     decl_privacy: Mapped[bool]
     decl_truthful: Mapped[bool]
 
-    # optional PDF, stored under a server-made name in UPLOAD_DIR
+    # optional PDF, stored under a server-made name in the stored_file table
     attachment_name: Mapped[str | None] = mapped_column(String(64))
     attachment_original_name: Mapped[str | None] = mapped_column(String(255))
     attachment_size: Mapped[int | None]
@@ -423,7 +431,8 @@ class Draft(db.Model):
     """A form saved to continue later: not a case (no reference, no checks, no staff email).
 
     ``data`` is the form exactly as posted (field name -> list of typed strings); the PDF, if
-    any, is kept under ``UPLOAD_DIR/drafts``. Deleted when submitted or after ``expires_at``.
+    any, is a stored file of its own (``attachment_name``, app.cases.uploads), copied from the
+    pending upload ``attachment_source``. Deleted when submitted or after ``expires_at``.
     """
 
     __tablename__ = "draft"
@@ -438,6 +447,9 @@ class Draft(db.Model):
     attachment_name: Mapped[str | None] = mapped_column(String(64))
     attachment_original_name: Mapped[str | None] = mapped_column(String(255))
     attachment_size: Mapped[int | None]
+    # the pending upload the copy was made from (or for): saving the same upload again
+    # copies nothing
+    attachment_source: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
@@ -478,7 +490,8 @@ class InboundMail(db.Model):
 
 
 class EventAttachment(db.Model):
-    """A PDF that came with a message (a reply by email), stored in ``UPLOAD_DIR``."""
+    """A PDF that came with a message (a reply by email); its bytes are the stored file
+    ``name`` (app.cases.uploads)."""
 
     __tablename__ = "event_attachment"
 
@@ -881,3 +894,79 @@ class StaffNotice(db.Model):
     )
 
     application: Mapped[Application | None] = relationship()
+
+
+class StoredFile(db.Model):
+    """An uploaded attachment's bytes, in the database every web and worker node shares
+    (app.cases.uploads). ``pending`` until the application that refers to it is submitted."""
+
+    __tablename__ = "stored_file"
+    __table_args__ = (
+        CheckConstraint("size >= 0", name="size_not_negative"),
+        Index("ix_stored_file_pending_created_at", "pending", "created_at"),
+    )
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    pending: Mapped[bool] = mapped_column(default=True)
+    size: Mapped[int]
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # deferred: listing or checking files never loads their content
+    data: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
+
+
+# --- substring search of the case list (reference, organisation, title) -------------------
+# SQLite: an FTS5 table with the trigram tokenizer, kept in step with ``application`` by
+# triggers (substring match, case-insensitive, any 3+ characters). PostgreSQL: trigram GIN
+# indexes (pg_trgm) on lower(column), which serve the query's ``lower(col) LIKE '%…%'`` as is.
+# Neither is an ORM object: they are created here with the tables (tests, create_all) and by
+# the migration ``05d1c7d1091e``; ``SEARCH_OBJECTS`` names them for Alembic's comparison.
+SEARCH_TABLE = "application_search"
+SEARCH_COLUMNS = ("reference", "org_name", "title")
+SEARCH_OBJECTS = frozenset(
+    {SEARCH_TABLE}
+    | {f"{SEARCH_TABLE}_{suffix}" for suffix in ("data", "idx", "content", "docsize", "config")}
+    | {f"ix_application_{column}_trgm" for column in SEARCH_COLUMNS}
+)
+
+SQLITE_SEARCH_DDL = (
+    """CREATE VIRTUAL TABLE application_search USING fts5(
+        reference, org_name, title, content='application', content_rowid='id',
+        tokenize='trigram')""",
+    """CREATE TRIGGER application_search_ai AFTER INSERT ON application BEGIN
+        INSERT INTO application_search(rowid, reference, org_name, title)
+        VALUES (new.id, new.reference, new.org_name, new.title);
+    END""",
+    """CREATE TRIGGER application_search_ad AFTER DELETE ON application BEGIN
+        INSERT INTO application_search(application_search, rowid, reference, org_name, title)
+        VALUES ('delete', old.id, old.reference, old.org_name, old.title);
+    END""",
+    """CREATE TRIGGER application_search_au AFTER UPDATE OF reference, org_name, title
+    ON application BEGIN
+        INSERT INTO application_search(application_search, rowid, reference, org_name, title)
+        VALUES ('delete', old.id, old.reference, old.org_name, old.title);
+        INSERT INTO application_search(rowid, reference, org_name, title)
+        VALUES (new.id, new.reference, new.org_name, new.title);
+    END""",
+)
+POSTGRES_SEARCH_DDL = (
+    "CREATE EXTENSION IF NOT EXISTS pg_trgm",
+    "CREATE INDEX ix_application_reference_trgm ON application "
+    "USING gin (lower(reference) gin_trgm_ops)",
+    "CREATE INDEX ix_application_org_name_trgm ON application "
+    "USING gin (lower(org_name) gin_trgm_ops)",
+    "CREATE INDEX ix_application_title_trgm ON application USING gin (lower(title) gin_trgm_ops)",
+)
+
+for _statement in SQLITE_SEARCH_DDL:
+    event.listen(
+        Application.__table__, "after_create", DDL(_statement).execute_if(dialect="sqlite")
+    )
+event.listen(
+    Application.__table__,
+    "before_drop",
+    DDL(f"DROP TABLE IF EXISTS {SEARCH_TABLE}").execute_if(dialect="sqlite"),
+)
+for _statement in POSTGRES_SEARCH_DDL:
+    event.listen(
+        Application.__table__, "after_create", DDL(_statement).execute_if(dialect="postgresql")
+    )

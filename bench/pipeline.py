@@ -119,7 +119,6 @@ def worker_env(app) -> dict[str, str]:
         RATELIMIT_STORAGE_URI="memory://",
         MAIL_SERVER="127.0.0.1",
         MAIL_PORT=str(app.config["MAIL_PORT"]),
-        UPLOAD_DIR=app.config["UPLOAD_DIR"],
         WORKER_LOG_LEVEL="WARNING",
         OUTBOX_REDISPATCH_AFTER_SECONDS="600",  # the bench measures the direct path
         PYTHONPATH=str(ROOT),
@@ -138,8 +137,8 @@ def main() -> None:
     from app.extensions import db
     from app.models import Application, Notification, OutboxItem
     from app.programmes import sync_rounds
+    from bench.data import submit_with_test_client
     from config import TestingConfig
-    from tests.factories import create_application, submit_via_form
 
     tmp = Path(tempfile.mkdtemp(prefix="non-bench-"))
     redis = services.RedisServer()
@@ -161,7 +160,6 @@ def main() -> None:
             REDIS_URL=redis.url,
             MAIL_SERVER="127.0.0.1",
             MAIL_PORT=smtp.port,
-            UPLOAD_DIR=str(tmp / "uploads"),
             RATELIMIT_STORAGE_URI="memory://",
         )
         with app.app_context():
@@ -193,13 +191,7 @@ def main() -> None:
             for i in range(n):
                 # Distinct organisations: the duplicate rule compares titles within one
                 # organisation, and a thousand applications of one carrier is not realistic.
-                response, reference, _token = submit_via_form(
-                    client,
-                    org_name=f"Träger {i} gGmbH",
-                    title=f"Bench-Projekt {i}",
-                    language="en" if i % 5 == 0 else "de",
-                )
-                assert response.status_code == 200 and reference, response.status_code
+                submit_with_test_client(client, i)
                 db.session.commit()  # end our read transaction (SQLite write lock)
             submit_elapsed = time.perf_counter() - started
             print(
@@ -236,9 +228,10 @@ def main() -> None:
         for mode in ("fork", "in-process"):
             smtp.clear()
             with app.app_context():
+                offset = (2 if mode == "fork" else 3) * n
                 for i in range(n):
-                    create_application(org_name=f"Träger {mode} {i}", title=f"Drain {i}")
-                db.session.commit()
+                    submit_with_test_client(client, offset + i)
+                    db.session.commit()
             empty = time.perf_counter()
             subprocess.run(
                 [sys.executable, "-c", "import app, workers; app.create_app()"],

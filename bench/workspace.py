@@ -3,7 +3,7 @@
 Usage: ``.venv/bin/python bench/workspace.py [--sizes 1000 100000] [--repeat 30] [--no-pg]``
 
 For each backend (SQLite file; PostgreSQL in a throwaway cluster if initdb is installed) and
-each size, the cases are bulk-inserted with executemany (tests.fixtures.workspace), a staff user
+each size, the cases are bulk-inserted with executemany (bench.data), a staff user
 logs in through /login, and the Flask test client requests (in-process, no network, templates
 warm) the list with several filters/sorts and the case page of random cases. Prints median and
 p95 in milliseconds and the number of SQL queries per request; docs/workspace.md has figures.
@@ -28,11 +28,9 @@ from app import accounts, create_app  # noqa: E402
 from app.extensions import db  # noqa: E402
 from app.models import Application  # noqa: E402
 from app.programmes import configured_round, sync_rounds  # noqa: E402
+from bench.data import PASSWORD, bulk_insert_cases, login, submit_with_test_client  # noqa: E402
 from config import TestingConfig  # noqa: E402
 from scripts import services  # noqa: E402
-from tests.factories import create_application  # noqa: E402
-from tests.fixtures.auth import PASSWORD, login  # noqa: E402
-from tests.fixtures.workspace import bulk_insert_cases  # noqa: E402
 
 LIST_URLS = {
     "list (default: newest first)": "/staff/cases",
@@ -77,7 +75,6 @@ def run(uri: str, sizes: list[int], repeat: int, label: str) -> list[tuple]:
         SQLALCHEMY_DATABASE_URI=uri,
         RATELIMIT_STORAGE_URI="memory://",
         REDIS_URL="redis://127.0.0.1:1/0",  # nothing listens: outbox rows simply wait
-        UPLOAD_DIR=tempfile.mkdtemp(prefix="bench-uploads-"),
     )
     rows = []
     with app.app_context():
@@ -87,9 +84,10 @@ def run(uri: str, sizes: list[int], repeat: int, label: str) -> list[tuple]:
         accounts.create_user("bench@example.org", role="staff", password=PASSWORD)
         db.session.commit()
         rnd = configured_round()
-        real_case, _ = create_application()  # a case with events and emails, as in life
-        real_id = real_case.id
         client = app.test_client()
+        # a case with events and emails, as in life, submitted through the form
+        reference = submit_with_test_client(client)
+        real_id = db.session.scalar(select(Application.id).filter_by(reference=reference))
         assert login(client, "bench@example.org").status_code == 302
         have = 0
         for size in sizes:

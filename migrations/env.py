@@ -12,6 +12,8 @@ from alembic import context
 from flask import current_app
 from sqlalchemy.types import TypeDecorator
 
+from app.models import SEARCH_OBJECTS
+
 config = context.config
 
 if config.config_file_name is not None and not current_app.testing:
@@ -55,9 +57,16 @@ def run_migrations_offline() -> None:
         literal_binds=True,
         render_as_batch=url.startswith("sqlite"),
         render_item=render_item,
+        include_name=include_name,
     )
     with context.begin_transaction():
         context.run_migrations()
+
+
+def include_name(name, type_, parent_names):
+    """Leave the search table and indexes to their hand-written revision: they are not ORM
+    objects (an FTS5 table on SQLite, trigram indexes on PostgreSQL; see app/models.py)."""
+    return name not in SEARCH_OBJECTS
 
 
 def run_migrations_online() -> None:
@@ -73,6 +82,7 @@ def run_migrations_online() -> None:
     conf_args.setdefault("process_revision_directives", process_revision_directives)
     conf_args.setdefault("compare_type", True)
     conf_args.setdefault("render_item", render_item)
+    conf_args.setdefault("include_name", include_name)
 
     engine = get_engine()
     is_sqlite = engine.dialect.name == "sqlite"

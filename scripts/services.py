@@ -367,9 +367,11 @@ class RecordingHandler:
         self._fail_count = 0
         self._fail_code = 451
         self._always: int | None = None
+        self.sessions = 0  # SMTP sessions greeted (EHLO): shows connection reuse
 
     def clear(self) -> None:
         with self.lock:
+            self.sessions = 0
             self.messages.clear()
             self.envelopes.clear()
             self._fail_count = 0
@@ -392,6 +394,12 @@ class RecordingHandler:
                 self._fail_count -= 1
                 return _reply(self._fail_code)
         return None
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        with self.lock:
+            self.sessions += 1
+        session.host_name = hostname
+        return responses
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         refusal = self._refusal()

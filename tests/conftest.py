@@ -34,6 +34,7 @@ from flask.testing import FlaskClient
 from hypothesis import settings as hypothesis_settings
 from sqlalchemy import text
 
+from app.mail import delivery
 from scripts import services
 
 # CI explores the same examples on every run, so a red build always means a change broke
@@ -184,6 +185,8 @@ def smtp_server() -> Iterator[services.SMTPServer]:
 def smtp(smtp_server: services.SMTPServer) -> Iterator[services.SMTPServer]:
     smtp_server.clear()
     yield smtp_server
+    # The worker keeps its SMTP connection across jobs; each test starts with none.
+    delivery.SESSION.close()
     smtp_server.clear()
 
 
@@ -297,7 +300,6 @@ def app(
     request: pytest.FixtureRequest,
     redis_url: str,
     smtp: services.SMTPServer,
-    tmp_path: Path,
 ) -> Iterator[Flask]:
     """The application on a real database, rounds loaded, app context pushed."""
     from app import create_app
@@ -317,7 +319,6 @@ def app(
         REDIS_URL=redis_url,
         MAIL_SERVER="127.0.0.1",
         MAIL_PORT=smtp.port,
-        UPLOAD_DIR=str(tmp_path / "uploads"),
         RATELIMIT_STORAGE_URI=redis_url,
     )
     ctx = application.app_context()
@@ -388,7 +389,6 @@ def app_environ(app: Flask) -> dict[str, str]:
         RATELIMIT_STORAGE_URI=app.config["RATELIMIT_STORAGE_URI"],
         MAIL_SERVER=app.config["MAIL_SERVER"],
         MAIL_PORT=str(app.config["MAIL_PORT"]),
-        UPLOAD_DIR=app.config["UPLOAD_DIR"],
         PROGRAMME=app.config["PROGRAMME"],
         PYTHONPATH=os.pathsep.join(
             filter(None, [str(Path(__file__).resolve().parents[1]), env.get("PYTHONPATH")])

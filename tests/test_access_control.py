@@ -8,14 +8,12 @@ case, so the same case serves every request of the matrix.
 
 from __future__ import annotations
 
-import pathlib
-
 import pytest
 
 from app import accounts
 from app.cases import messages, workflow
 from app.extensions import db
-from app.models import EventAttachment
+from app.models import EventAttachment, StoredFile
 from tests.factories import create_application
 from tests.fixtures.auth import PASSWORD, login
 from tests.fixtures.workspace import add_check, csrf_from
@@ -109,23 +107,23 @@ def test_access_matrix(app, role, make_user, client_for):
     application, token = create_application()
     check = add_check(application, {"region": "pass", "rate": "fail"})
     result_id = check.results[0].id
-    upload_dir = pathlib.Path(app.config["UPLOAD_DIR"])
-    upload_dir.mkdir(parents=True, exist_ok=True)
     for case in (application,):
-        (upload_dir / f"case{case.id}.pdf").write_bytes(b"%PDF-1.4\n%x\n")
+        db.session.add(
+            StoredFile(name=f"case{case.id}.pdf", pending=False, size=11, data=b"%PDF-1.4\n%x\n")
+        )
         case.attachment_name = f"case{case.id}.pdf"
     staff = make_user("staff", email="boss@example.org")
     # a PDF that came with a reply by email
     message = messages.post_from_applicant(application, "Anbei der Plan.")
-    (upload_dir / "reply.pdf").write_bytes(b"%PDF-1.4\n%z\n")
+    db.session.add(StoredFile(name="reply.pdf", pending=False, size=11, data=b"%PDF-1.4\n%z\n"))
     attachment = EventAttachment(
-        event_id=message.id, name="reply.pdf", original_name="P.pdf", size=9
+        event_id=message.id, name="reply.pdf", original_name="P.pdf", size=11
     )
     db.session.add(attachment)
     db.session.flush()
     # another case, already decided, that the reviewer was never involved in
     other, other_token = create_application(title="Fremder Antrag")
-    (upload_dir / "other.pdf").write_bytes(b"%PDF-1.4\n%y\n")
+    db.session.add(StoredFile(name="other.pdf", pending=False, size=11, data=b"%PDF-1.4\n%y\n"))
     other.attachment_name = "other.pdf"
     workflow.apply_transition(other, "reject", user=staff, reason="Passt nicht.")
     db.session.commit()

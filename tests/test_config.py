@@ -8,6 +8,7 @@ import pytest
 
 import config
 from app import create_app
+from app.extensions import db
 from app.programmes import read_round_files
 from config import (
     Config,
@@ -40,6 +41,7 @@ VARIABLES = (
     "RATELIMIT_STORAGE_URI",
     "RATELIMIT_ENABLED",
     "SESSION_COOKIE_SECURE",
+    "PRODUCTION_ALLOW_SQLITE",
     *config.OPERATOR_REQUIRED,
     "OPERATOR_VAT_ID",
     "OPERATOR_SUPERVISORY_AUTHORITY",
@@ -288,15 +290,16 @@ def _headers_of(settings, tmp_path):
         RATELIMIT_STORAGE_URI="memory://",
     )
     headers = app.test_client().get("/gibt-es-nicht").headers
-    from app.extensions import db
-
     with app.app_context():
         db.engine.dispose()
     return headers
 
 
 def test_hsts_outside_development(monkeypatch, tmp_path):
-    monkeypatch.setenv("SECRET_KEY", "p" * 40)
+    # production settings that pass its start-up check (below), on a stated SQLite
+    monkeypatch.setenv("SECRET_KEY", SAFE_PRODUCTION["SECRET_KEY"])
+    monkeypatch.setenv("BASE_URL", SAFE_PRODUCTION["BASE_URL"])
+    monkeypatch.setenv("PRODUCTION_ALLOW_SQLITE", "true")
     for name, value in OPERATOR_VALUES.items():
         monkeypatch.setenv(name, value)
     for settings in (ProductionConfig(), TestingConfig()):
@@ -307,3 +310,49 @@ def test_hsts_outside_development(monkeypatch, tmp_path):
 def test_no_hsts_in_development(tmp_path):
     # Development runs on plain http://127.0.0.1; HSTS there would pin the browser to https.
     assert "Strict-Transport-Security" not in _headers_of(DevelopmentConfig(), tmp_path)
+
+
+# --- the start-up check of production (docs/performance.md, target 7) --------------------
+
+SAFE_PRODUCTION = {
+    "APP_ENV": "production",
+    "SECRET_KEY": "kT3v9QmZr7Lw2XyB8nHc4JdF6sPa1GeU0oRi5",
+    "DATABASE_URL": "postgresql+psycopg://non@db.internal/non",
+    "BASE_URL": "https://foerderung.example.org",
+    "RATELIMIT_STORAGE_URI": "memory://",
+    **OPERATOR_VALUES,
+}
+
+
+def _production_app(monkeypatch, **changes):
+    for name, value in {**SAFE_PRODUCTION, **changes}.items():
+        monkeypatch.setenv(name, value)
+    return create_app()
+
+
+def test_production_starts_with_safe_settings(monkeypatch):
+    app = _production_app(monkeypatch)
+    assert app.config["PRODUCTION"] and app.config["SESSION_COOKIE_SECURE"]
+
+
+@pytest.mark.parametrize(
+    ("changes", "named"),
+    [
+        ({"DATABASE_URL": "sqlite:////srv/non.sqlite"}, "SQLite"),
+        ({"SESSION_COOKIE_SECURE": "false"}, "SESSION_COOKIE_SECURE"),
+        ({"SECRET_KEY": "a" * 40}, "SECRET_KEY"),  # long, but not random
+        ({"BASE_URL": "http://foerderung.example.org"}, "BASE_URL"),
+    ],
+)
+def test_production_refuses_unsafe_settings(monkeypatch, changes, named):
+    with pytest.raises(RuntimeError, match=named):
+        _production_app(monkeypatch, **changes)
+
+
+def test_production_on_sqlite_only_when_stated(monkeypatch):
+    app = _production_app(
+        monkeypatch, DATABASE_URL="sqlite:////tmp/non-prod.sqlite", PRODUCTION_ALLOW_SQLITE="true"
+    )
+    assert app.config["PRODUCTION_ALLOW_SQLITE"]
+    with app.app_context():
+        db.engine.dispose()

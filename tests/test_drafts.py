@@ -7,13 +7,13 @@ from __future__ import annotations
 import datetime as dt
 import io
 import re
-from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 from werkzeug.datastructures import MultiDict
 
 from app import clock
+from app.cases import uploads
 from app.extensions import db
 from app.models import Application, Draft, Notification, OutboxItem, hash_token
 from tests.factories import form_tokens, hidden_fields, pdf_bytes, valid_form_data
@@ -117,8 +117,8 @@ def test_drafts_expire_and_are_deleted(app, client, runner, monkeypatch):
     ) + dt.timedelta(days=1)
     assert draft.expires_at == min(draft.created_at + dt.timedelta(days=30), round_close)
     link = resume_link(db.session.scalar(select(Notification)))
-    stored = Path(app.config["UPLOAD_DIR"]) / "drafts" / draft.attachment_name
-    assert stored.is_file()
+    stored = draft.attachment_name
+    assert uploads.content_of(stored) == PDF
 
     later = draft.expires_at + dt.timedelta(minutes=1)
     monkeypatch.setattr(clock, "now", lambda: later)
@@ -126,7 +126,7 @@ def test_drafts_expire_and_are_deleted(app, client, runner, monkeypatch):
     assert gone.status_code == 404 and "nicht (mehr) da" in gone.get_data(as_text=True)
     result = runner.invoke(args=["retention", "run"])
     assert "1 expired draft(s) deleted" in result.output
-    assert count(Draft) == 0 and not stored.exists()
+    assert count(Draft) == 0 and uploads.content_of(stored) is None
 
 
 def draft_round_close() -> dt.date:

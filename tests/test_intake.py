@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import io
-import pathlib
 import re
 
 import pytest
@@ -11,8 +11,9 @@ from flask.testing import EnvironBuilder
 from sqlalchemy import func, select
 from werkzeug.datastructures import MultiDict
 
+from app import clock
 from app.extensions import db
-from app.models import Application, ApplicationDistrict, Event, Notification, hash_token
+from app.models import Application, ApplicationDistrict, Event, Notification, StoredFile, hash_token
 from app.web.fields import parse_money
 from tests.factories import (
     form_tokens,
@@ -366,9 +367,10 @@ def test_pdf_attachment_is_stored_under_server_made_name(app, client, tmp_path):
     application = db.session.scalar(select(Application))
     assert re.fullmatch(r"[0-9a-f]{32}\.pdf", application.attachment_name)
     assert application.attachment_original_name == "böse.pdf"
-    stored = tmp_path / "uploads" / application.attachment_name
-    assert stored.read_bytes() == PDF
-    assert not list((tmp_path / "uploads" / "pending").iterdir())
+    stored = db.session.get(StoredFile, application.attachment_name)
+    assert stored.data == PDF and stored.size == len(PDF) and not stored.pending
+    # the pending upload became the stored attachment: nothing is left pending
+    assert db.session.scalars(select(StoredFile.name)).all() == [application.attachment_name]
 
 
 def test_renamed_non_pdf_is_refused(client):
@@ -396,8 +398,7 @@ def test_executable_with_pdf_header_at_byte_64_is_refused(app, client):
     polyglot = b"MZ" + b"\x90" * 62 + PDF
     assert "PDF-Datei" in _refusal(client, polyglot, "Antrag.pdf")
     assert count(Application) == 0
-    pending = pathlib.Path(app.config["UPLOAD_DIR"]) / "pending"
-    assert not pending.exists() or not list(pending.iterdir())
+    assert count(StoredFile) == 0
 
 
 def test_pdf_with_an_executable_name_is_refused(client):
@@ -537,21 +538,17 @@ def test_control_characters_are_dropped_not_stored(client):
     assert application.city == "Lüneburg"
 
 
-def test_abandoned_pending_uploads_are_pruned(app, client, runner, tmp_path):
-    import os
-    import time
-
+def test_abandoned_pending_uploads_are_pruned(app, client, runner):
     post_application(client, {**valid_form_data(), "attachment": (io.BytesIO(PDF), "a.pdf")})
-    pending_dir = tmp_path / "uploads" / "pending"
-    (fresh,) = pending_dir.iterdir()
-    stale = pending_dir / ("0" * 32 + ".pdf")
-    stale.write_bytes(PDF)
-    old = time.time() - app.config["FORM_MAX_AGE_SECONDS"] - 60
-    os.utime(stale, (old, old))
+    (fresh,) = db.session.scalars(select(StoredFile.name)).all()
+    old = clock.now() - dt.timedelta(seconds=app.config["FORM_MAX_AGE_SECONDS"] + 60)
+    db.session.add(StoredFile(name="0" * 32 + ".pdf", size=len(PDF), data=PDF, created_at=old))
+    db.session.commit()
     result = runner.invoke(args=["retention", "run"])
     assert result.exit_code == 0, result.output
     assert "1 abandoned upload(s) deleted" in result.output
-    assert not stale.exists() and fresh.exists()
+    db.session.expire_all()
+    assert db.session.scalars(select(StoredFile.name)).all() == [fresh]
 
 
 # --- withdrawal from the status page ----------------------------------------------------

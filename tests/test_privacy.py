@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
-import os
 import re
 import zipfile
 
@@ -30,6 +29,7 @@ from app.models import (
     Notification,
     OutboxItem,
     Review,
+    StoredFile,
 )
 from app.programmes import configured_round
 from tests.factories import (
@@ -252,15 +252,18 @@ def test_an_open_case_is_never_touched(app, staff_user, reviewer_user):
     db.session.rollback()
 
 
-def test_dry_run_writes_nothing_and_lists_what_would_go(app, runner, tmp_path):
+def _stored_names() -> list[str]:
+    db.session.expire_all()
+    return db.session.scalars(select(StoredFile.name)).all()
+
+
+def test_dry_run_writes_nothing_and_lists_what_would_go(app, runner):
     application, _token = create_application()
     close_case(application, "withdraw", dt.date(2020, 1, 10))
-    pending = tmp_path / "uploads" / "pending"
-    pending.mkdir(parents=True, exist_ok=True)
-    stale = pending / ("0" * 32 + ".pdf")
-    stale.write_bytes(PDF)
-    old = stale.stat().st_mtime - app.config["FORM_MAX_AGE_SECONDS"] - 60
-    os.utime(stale, (old, old))
+    stale = "0" * 32 + ".pdf"
+    old = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=app.config["FORM_MAX_AGE_SECONDS"] + 60)
+    db.session.add(StoredFile(name=stale, pending=True, size=len(PDF), data=PDF, created_at=old))
+    db.session.commit()
     before = snapshot()
 
     result = runner.invoke(args=["retention", "run", "--dry-run"])
@@ -271,13 +274,13 @@ def test_dry_run_writes_nothing_and_lists_what_would_go(app, runner, tmp_path):
     assert "1 case(s) would be anonymised" in result.output
     assert "1 abandoned upload(s) would be deleted" in result.output
     assert snapshot() == before
-    assert stale.exists()
+    assert _stored_names() == [stale]
 
     result = runner.invoke(args=["retention", "run"])
     assert result.exit_code == 0, result.output
     assert "1 case(s) anonymised" in result.output
     assert "1 abandoned upload(s) deleted" in result.output
-    assert not stale.exists()
+    assert _stored_names() == []
     assert db.session.get(Application, application.id).anonymised_at is not None
     # a second run finds nothing left to do
     result = runner.invoke(args=["retention", "run"])
@@ -337,7 +340,7 @@ def test_anonymisation_keeps_budget_and_statistics(app, staff_user, reviewer_use
 
 
 def test_anonymisation_removes_personal_data_texts_attachment_emails_and_comments(
-    app, client, smtp, staff_user, reviewer_user, tmp_path
+    app, client, smtp, staff_user, reviewer_user
 ):
     response = post_application(
         client, {**valid_form_data(), "attachment": (io.BytesIO(PDF), "konzept.pdf")}
@@ -347,8 +350,8 @@ def test_anonymisation_removes_personal_data_texts_attachment_emails_and_comment
     client.post("/antrag", data=payload)
     application = db.session.scalar(select(Application))
     token_hash = application.status_token_hash
-    attachment = tmp_path / "uploads" / application.attachment_name
-    assert attachment.is_file()
+    attachment = application.attachment_name
+    assert _stored_names() == [attachment]
     add_review(application, reviewer_user, comment="Die Ansprechperson Erika kennt die Region.")
     check = EligibilityCheck(application_id=application.id, rules_version="t", overall="eligible")
     check.results.append(
@@ -379,7 +382,7 @@ def test_anonymisation_removes_personal_data_texts_attachment_emails_and_comment
         else:
             assert value in (None, ""), column.name
     assert application.status_token_hash != token_hash  # the old status link is dead
-    assert not attachment.exists()
+    assert _stored_names() == []  # the attachment went in the same transaction
     notifications = db.session.scalars(select(Notification)).all()
     assert notifications
     for n in notifications:

@@ -263,8 +263,8 @@ def test_the_conversation_is_in_the_data_export_and_goes_with_the_case(app, list
     messages.post_from_staff(application, "Intern: Plan prüfen.", staff_user, internal=True)
     db.session.commit()
     [pdf] = db.session.scalars(select(EventAttachment)).all()
-    stored = uploads.path_of(pdf.name)
-    assert stored.is_file()
+    pdf_name = pdf.name
+    assert uploads.content_of(pdf_name) == PDF
 
     data = subject_access.collect(application)
     assert [v["number"] for v in data["versions"]] == [1, 2]
@@ -287,4 +287,4 @@ def test_the_conversation_is_in_the_data_export_and_goes_with_the_case(app, list
     assert db.session.scalars(select(EventAttachment)).all() == []
     assert db.session.scalars(select(InboundMail)).all() == []
     assert db.session.scalar(select(InformationRequest.message)) == ""
-    assert not stored.exists()
+    assert uploads.content_of(pdf_name) is None

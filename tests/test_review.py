@@ -126,14 +126,12 @@ def test_after_a_conflict_the_reviewer_sees_only_reference_and_title(
     app, reviewer, reviewer_user, make_user, post_form
 ):
     """issue 7, point 10: no contents, no attachment, no other reviews after the declaration."""
-    import pathlib
-
+    from app.models import StoredFile
     from tests.factories import add_review, pdf_bytes
 
     application, _ = create_application(summary="Geheime Kurzbeschreibung des Projekts")
-    upload_dir = pathlib.Path(app.config["UPLOAD_DIR"])
-    upload_dir.mkdir(parents=True, exist_ok=True)
-    (upload_dir / "conflict.pdf").write_bytes(pdf_bytes())
+    pdf = pdf_bytes()
+    db.session.add(StoredFile(name="conflict.pdf", pending=False, size=len(pdf), data=pdf))
     application.attachment_name = "conflict.pdf"
     application.attachment_original_name = "Projekt.pdf"
     add_review(application, make_user("reviewer"), comment="Kommentar einer anderen Person")

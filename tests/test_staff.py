@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-import pathlib
 
 import pytest
 from openpyxl import load_workbook
@@ -14,7 +13,7 @@ from sqlalchemy import select
 
 from app.cases import exports
 from app.extensions import db
-from app.models import Application, Event, Notification, ReviewRequest
+from app.models import Application, Event, Notification, ReviewRequest, StoredFile
 from app.programmes import configured_round
 from tests.factories import create_application
 from tests.fixtures.workspace import add_check, bulk_insert_cases, count_queries
@@ -65,6 +64,29 @@ def test_case_list_filters_search_and_sort(app, staff):
     assert html.index(a.reference) < html.index(b.reference)
     # a sort outside the whitelist falls back to the default instead of failing
     assert staff.get("/staff/cases?sort=contact_email;drop&dir=sideways").status_code == 200
+
+
+def test_case_list_search_follows_every_change_of_the_searched_columns(app, staff):
+    """The search index (FTS5 on SQLite, trigram indexes on PostgreSQL) is kept in step with
+    the cases: a new name is found, the old one no longer; deleted cases are gone."""
+    a, _ = create_application(org_name="Träger Ölmühle e. V.", title='Das "Quoted" Projekt')
+    b, _ = create_application(org_name="Zweiter Träger", title="Kurz")
+
+    def refs(q):
+        html = staff.get("/staff/cases", query_string={"q": q}).get_data(as_text=True)
+        return [r for r in (a.reference, b.reference) if r in html]
+
+    assert refs("LMühl") == [a.reference]  # substring inside a word, any case
+    assert refs('"quoted"') == [a.reference]  # quotes are text, not search syntax
+    assert refs("Träger") == [a.reference, b.reference]
+    assert refs("ku") == [b.reference]  # two characters: no trigram, still found
+    a.org_name = "Neuer Name gGmbH"
+    db.session.commit()
+    assert refs("lmühl") == []
+    assert refs("neuer name") == [a.reference]
+    db.session.delete(b)
+    db.session.commit()
+    assert refs("zweiter") == []
 
 
 def test_case_list_queries_do_not_grow_with_cases(app, staff):
@@ -198,9 +220,7 @@ def test_override_rule_recomputes_outcome_and_logs(app, staff, post_form, staff_
 
 def test_attachment_download(app, staff, client_for, reviewer_user):
     application, _ = create_application()
-    upload_dir = app.config["UPLOAD_DIR"]
-    pathlib.Path(upload_dir).mkdir(parents=True, exist_ok=True)
-    (pathlib.Path(upload_dir) / "abc123.pdf").write_bytes(b"%PDF-1.4\n%test\n")
+    db.session.add(StoredFile(name="abc123.pdf", pending=False, size=15, data=b"%PDF-1.4\n%test\n"))
     application.attachment_name = "abc123.pdf"
     application.attachment_original_name = "Projektbeschreibung.pdf"
     application.attachment_size = 15

@@ -78,7 +78,6 @@ def limited_app(app: Flask, redis_url: str) -> Iterator[Flask]:
         config.TestingConfig(),
         SQLALCHEMY_DATABASE_URI=app.config["SQLALCHEMY_DATABASE_URI"],
         REDIS_URL=redis_url,
-        UPLOAD_DIR=app.config["UPLOAD_DIR"],
         RATELIMIT_ENABLED=True,
         RATELIMIT_STORAGE_URI=redis_url,
     )

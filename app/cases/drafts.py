@@ -3,17 +3,16 @@
 A draft is not a case: no reference number, no checks, no staff email. Its resume link
 carries a random 256-bit token stored only as a hash; it is valid until the round closes or
 for ``VALID_DAYS``, whichever comes first. The form is kept exactly as posted (the typed
-strings), so it comes back as left; a PDF is moved from the pending uploads to
-``UPLOAD_DIR/drafts`` and copied back to a fresh pending upload on resume. ``prune`` deletes
-expired drafts with their files (in the daily retention run, app.cases.retention). The caller
-commits.
+strings), so it comes back as left; a PDF is copied from the pending uploads to a stored
+file of the draft (in the database, app.cases.uploads) and back to a fresh pending upload on
+resume. ``prune`` deletes expired drafts with their files (in the daily retention run,
+app.cases.retention). The caller commits.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import secrets
-import shutil
 
 from sqlalchemy import delete, select
 
@@ -28,12 +27,6 @@ VALID_DAYS = 30
 # Posted fields that are not the applicant's data: never stored.
 NOT_STORED = {"csrf_token", "action", "started", "website", "attachment_ref", "attachment_remove"}
 MAX_STORED_CHARS = 200_000
-
-
-def _dir():
-    path = uploads.upload_dir() / "drafts"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
 
 
 def expiry(funding_round: FundingRound, now: dt.datetime | None = None) -> dt.datetime:
@@ -104,20 +97,22 @@ def save(
 
 
 def _keep_attachment(draft: Draft, attachment: uploads.PendingUpload) -> None:
-    source = uploads.upload_dir() / "pending" / attachment.name
-    if draft.attachment_name == attachment.name and (_dir() / attachment.name).is_file():
-        return
+    if draft.attachment_source == attachment.name and draft.attachment_name:
+        return  # the same upload saved again
+    data = uploads.pending_content(attachment)
     _drop_attachment(draft)
-    shutil.copyfile(source, _dir() / attachment.name)
-    draft.attachment_name = attachment.name
+    if data is None:
+        return
+    draft.attachment_name = uploads.store(data)
+    draft.attachment_source = attachment.name
     draft.attachment_original_name = attachment.original_name
     draft.attachment_size = attachment.size
 
 
 def _drop_attachment(draft: Draft) -> None:
-    if draft.attachment_name:
-        (_dir() / draft.attachment_name).unlink(missing_ok=True)
+    uploads.delete_file(draft.attachment_name)
     draft.attachment_name = draft.attachment_original_name = draft.attachment_size = None
+    draft.attachment_source = None
 
 
 def find(token: str) -> Draft | None:
@@ -130,16 +125,14 @@ def find(token: str) -> Draft | None:
 
 
 def pending_copy(draft: Draft) -> uploads.PendingUpload | None:
-    """A fresh pending upload of the draft's PDF, for the resumed form."""
-    if not draft.attachment_name or not (_dir() / draft.attachment_name).is_file():
+    """A fresh pending upload of the draft's PDF, for the resumed form (committed)."""
+    data = uploads.content_of(draft.attachment_name) if draft.attachment_name else None
+    if data is None:
         return None
-    name = f"{secrets.token_hex(16)}.pdf"
-    shutil.copyfile(_dir() / draft.attachment_name, uploads.upload_dir() / "pending" / name)
-    return uploads.PendingUpload(
-        name=name,
-        original_name=draft.attachment_original_name or "anhang.pdf",
-        size=draft.attachment_size or 0,
-    )
+    upload = uploads.add_pending(data, draft.attachment_original_name or "anhang.pdf")
+    draft.attachment_source = upload.name
+    db.session.commit()
+    return upload
 
 
 def discard(token_hash: str) -> None:
@@ -157,7 +150,6 @@ def prune(*, dry_run: bool = False) -> int:
     if dry_run:
         return len(expired)
     for draft in expired:
-        if draft.attachment_name:
-            (_dir() / draft.attachment_name).unlink(missing_ok=True)
+        uploads.delete_file(draft.attachment_name)
     db.session.execute(delete(Draft).where(Draft.id.in_([d.id for d in expired])))
     return len(expired)

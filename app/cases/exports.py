@@ -15,9 +15,6 @@ from decimal import Decimal
 
 from babel.dates import format_date
 from babel.numbers import format_decimal
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.styles import Font
 from sqlalchemy.orm import selectinload
 
 from app import clock
@@ -128,6 +125,12 @@ def to_csv(applications: Iterable[Application]) -> bytes:
 
 
 def to_xlsx(applications: Iterable[Application], sheet_title: str = "Anträge") -> bytes:
+    # Imported here on purpose (not a cycle): openpyxl weighs ~8 MiB in every web and worker
+    # process, and only this staff export needs it (docs/performance.md, target 4).
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.styles import Font
+
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet(sheet_title)
     bold = Font(bold=True)

@@ -9,7 +9,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Select, exists, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    bindparam,
+    column,
+    exists,
+    literal_column,
+    or_,
+    select,
+    table,
+)
 from sqlalchemy.orm import selectinload
 
 from app.cases.checks import latest_check
@@ -18,6 +28,8 @@ from app.cases.reviews import overdue_clause as reviews_overdue_clause
 from app.cases.reviews import reviews_of
 from app.extensions import db
 from app.models import (
+    SEARCH_COLUMNS,
+    SEARCH_TABLE,
     STATES,
     Application,
     ApplicationDistrict,
@@ -27,6 +39,8 @@ from app.models import (
     ReviewRequest,
 )
 from app.paging import id_from
+
+_SEARCH = table(SEARCH_TABLE, column("rowid"))
 
 ELIGIBILITY_FILTERS = ("eligible", "remarks", "not_eligible", "pending")
 SORTS = {
@@ -116,17 +130,29 @@ def case_query(flt: CaseFilter) -> Select:
     if flt.overdue_reviews:
         stmt = stmt.where(exists().where(reviews_overdue_clause()))
     if flt.q:
-        stmt = stmt.where(
-            or_(
-                Application.reference.icontains(flt.q, autoescape=True),
-                Application.org_name.icontains(flt.q, autoescape=True),
-                Application.title.icontains(flt.q, autoescape=True),
-            )
-        )
+        stmt = stmt.where(_search(flt.q))
     column = SORTS[flt.sort]
     if flt.direction == "asc":
         return stmt.order_by(column.asc(), Application.id.asc())
     return stmt.order_by(column.desc(), Application.id.desc())
+
+
+def _search(q: str) -> ColumnElement[bool]:
+    """Substring search in reference, organisation and title, case-insensitive.
+
+    On SQLite a term of three or more characters is looked up in the FTS5 trigram table
+    (a phrase of trigrams is exactly a substring); on PostgreSQL the trigram GIN indexes
+    serve the plain ``lower(col) LIKE`` below. Shorter terms scan, as before.
+    """
+    if len(q) >= 3 and db.engine.dialect.name == "sqlite":
+        phrase = '"' + q.replace('"', '""') + '"'
+        matches = (
+            select(_SEARCH.c.rowid)
+            .select_from(_SEARCH)
+            .where(literal_column(SEARCH_TABLE).op("MATCH")(bindparam(None, phrase, unique=True)))
+        )
+        return Application.id.in_(matches)
+    return or_(*(getattr(Application, c).icontains(q, autoescape=True) for c in SEARCH_COLUMNS))
 
 
 def case_context(application: Application) -> dict:

@@ -21,7 +21,6 @@ import email.policy
 import hashlib
 import io
 import re
-import secrets
 from email.message import EmailMessage
 from email.utils import parseaddr
 
@@ -199,8 +198,7 @@ def _handle(message: EmailMessage, record: InboundMail, sender: str, recipient: 
         event = messages.post_from_applicant(application, text)
     record.event_id = event.id
     for name, payload in pdfs:
-        stored = f"{secrets.token_hex(16)}.pdf"
-        uploads.path_of(stored).write_bytes(payload)
+        stored = uploads.store(payload)
         db.session.add(
             EventAttachment(
                 event_id=event.id, name=stored, original_name=name[:255], size=len(payload)

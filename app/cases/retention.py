@@ -281,11 +281,10 @@ def anonymise(
     kind: str = ANONYMISED,
     user: User | None = None,
     reason: str | None = None,
-) -> list[str]:
-    """Remove the case's personal data inside the current transaction (the caller commits,
-    then deletes the returned file names with ``delete_files``): the application's data, its
-    earlier versions, messages and notes, the text of requests for information, received
-    emails and their PDFs.
+) -> None:
+    """Remove the case's personal data inside the current transaction (the caller commits):
+    the application's data and its attachment, its earlier versions, messages and notes,
+    the text of requests for information, received emails and their PDFs.
 
     Raises ``RetentionError`` for an open or already anonymised case, or while one of its
     emails is still being sent (its body is needed until then).
@@ -301,7 +300,7 @@ def anonymise(
                 "in einigen Minuten erneut."
             )
         )
-    files = [application.attachment_name] if application.attachment_name else []
+    attachment = application.attachment_name
     contact_email = application.contact_email
     now = clock.now()
     table = Application.__table__
@@ -336,6 +335,7 @@ def anonymise(
         .values(recipient="")
     )
     db.session.execute(update(Review).where(Review.application_id == case_id).values(comment=None))
+    uploads.delete_file(attachment)
     db.session.execute(update(Event).where(Event.application_id == case_id).values(comment=None))
     # the conversation: earlier versions, requests, received emails and their PDFs
     db.session.execute(
@@ -348,9 +348,10 @@ def anonymise(
     )
     db.session.execute(delete(InboundMail).where(InboundMail.application_id == case_id))
     event_ids = select(Event.id).where(Event.application_id == case_id)
-    files += db.session.scalars(
+    for name in db.session.scalars(
         select(EventAttachment.name).where(EventAttachment.event_id.in_(event_ids))
-    ).all()
+    ).all():
+        uploads.delete_file(name)
     db.session.execute(delete(EventAttachment).where(EventAttachment.event_id.in_(event_ids)))
     check_ids = select(EligibilityCheck.id).where(EligibilityCheck.application_id == case_id)
     db.session.execute(
@@ -370,14 +371,6 @@ def anonymise(
     )
     db.session.flush()
     db.session.expire(application)
-    return files
-
-
-def delete_files(names: list[str]) -> None:
-    """After the commit: the files go with the data (a crash before leaves only files that
-    no case refers to any more)."""
-    for name in names:
-        uploads.path_of(name).unlink(missing_ok=True)
 
 
 # --- early erasure on request ------------------------------------------------------------
@@ -400,10 +393,10 @@ def erasure_refusal(application: Application) -> Any | None:
     return None
 
 
-def erase_early(application: Application, user: User, reason: str | None) -> list[str]:
+def erase_early(application: Application, user: User, reason: str | None) -> None:
     """An administrator erases a closed case on request (Art. 17 DSGVO), with a reason.
 
-    Inside the current transaction; returns the file names to delete after the commit.
+    Inside the current transaction (the caller commits).
     """
     if user.role != "admin":
         raise RetentionError(_l("Nur die Administration darf Anträge vorzeitig löschen."))
@@ -413,7 +406,7 @@ def erase_early(application: Application, user: User, reason: str | None) -> lis
     refusal = erasure_refusal(application)
     if refusal is not None:
         raise RetentionError(refusal)
-    return anonymise(application, kind=ERASED, user=user, reason=reason)
+    anonymise(application, kind=ERASED, user=user, reason=reason)
 
 
 # --- the run -----------------------------------------------------------------------------
@@ -444,13 +437,13 @@ def run(today: dt.date | None = None, *, dry_run: bool = False) -> RunReport:
     for item in due:
         application = db.session.get(Application, item.application_id)
         try:
-            files = anonymise(application) if application is not None else []
+            if application is not None:
+                anonymise(application)
             db.session.commit()
         except RetentionError as exc:
             db.session.rollback()
             skipped.append((item, str(exc.message)))
             continue
-        delete_files(files)
         done.append(item)
     # The single-use marks of submitted forms: their signed tokens have expired by now.
     submission.prune_form_tokens(max_age)

@@ -244,14 +244,13 @@ def archive(application: Application, data: dict[str, Any], html: str) -> bytes:
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as zf:
         zf.writestr(f"{application.reference}.json", json.dumps(data, ensure_ascii=False, indent=2))
         zf.writestr(f"{application.reference}.html", html)
-        if application.attachment_name:
-            path = uploads.path_of(application.attachment_name)
-            if path.is_file():
-                zf.write(path, attachment_filename(application))
+        content = application.attachment_name and uploads.content_of(application.attachment_name)
+        if content:
+            zf.writestr(attachment_filename(application), content)
         for attachment in _message_files(application):
-            path = uploads.path_of(attachment.name)
-            if path.is_file():
-                zf.write(path, _message_file_name(application, attachment))
+            content = uploads.content_of(attachment.name)
+            if content:
+                zf.writestr(_message_file_name(application, attachment), content)
     return buffer.getvalue()
 
 

@@ -97,9 +97,10 @@ def submit_application(
     districts = fields.pop("districts", [])
     priorities = fields.pop("priorities", [])
     submitted_at = clock.now()
-    final_name = None
     try:
         reference = next_reference(submitted_at.astimezone(clock.BERLIN).year)
+        # before the Application exists: the UPDATE would autoflush a half-built row
+        attachment_name = uploads.promote(attachment) if attachment is not None else None
         application = Application(
             round=funding_round,
             reference=reference,
@@ -110,8 +111,7 @@ def submit_application(
         application.districts.extend(districts)
         application.priorities.extend(priorities)
         if attachment is not None:
-            final_name = uploads.promote(attachment)
-            application.attachment_name = final_name
+            application.attachment_name = attachment_name
             application.attachment_original_name = attachment.original_name
             application.attachment_size = attachment.size
         # "submit" is the first transition of the table: it adds the row, the audit event
@@ -119,9 +119,7 @@ def submit_application(
         apply_transition(application, "submit")
         db.session.commit()
     except BaseException:
-        db.session.rollback()
-        if final_name:
-            uploads.path_of(final_name).unlink(missing_ok=True)
+        db.session.rollback()  # also undoes the promotion of the attachment
         raise
     return application, token
 
@@ -199,7 +197,6 @@ def submit_amendment(
     fields = dict(fields)
     districts = fields.pop("districts", [])
     priorities = fields.pop("priorities", [])
-    final_name = None
     replaced = application.attachment_name if attachment is not None else None
     try:
         if not information.versions_of(application):
@@ -211,10 +208,11 @@ def submit_amendment(
         _replace_links(application.district_links, districts, "ags", application.districts)
         _replace_links(application.priority_links, priorities, "code", application.priorities)
         if attachment is not None:
-            final_name = uploads.promote(attachment)
-            application.attachment_name = final_name
+            application.attachment_name = uploads.promote(attachment)
             application.attachment_original_name = attachment.original_name
             application.attachment_size = attachment.size
+            # the versions keep the replaced file's name and size; the file goes
+            uploads.delete_file(replaced)
         application.version += 1
         db.session.flush()
         information.record_version(application, actor_label="applicant")
@@ -222,12 +220,7 @@ def submit_amendment(
         db.session.commit()
     except BaseException:
         db.session.rollback()
-        if final_name:
-            uploads.path_of(final_name).unlink(missing_ok=True)
         raise
-    if replaced:
-        # the versions keep the replaced file's name and size; no file outlives its case
-        uploads.path_of(replaced).unlink(missing_ok=True)
     return event
 
 

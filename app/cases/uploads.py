@@ -1,27 +1,34 @@
-"""PDF attachments: checked by content, stored under server-made names in ``UPLOAD_DIR``.
+"""PDF attachments: checked by content, stored under server-made names in the database.
 
-An upload is first kept as *pending* (the applicant may still go back and edit), then promoted
-to its final name when the application is submitted. The form carries only a signed reference
-to the pending file, so no client-supplied path ever reaches the file system.
+The bytes live in the ``stored_file`` table, so every web and worker node reads the same
+store and a backup of the database holds them too (docs/performance.md, "Production
+shape"; PDFs are at most ``ATTACHMENT_MAX_BYTES``, 10 MB). An upload is first kept as
+*pending* (the applicant may still go back and edit), then promoted to its final name in the
+transaction that submits the application. The form carries only a signed reference to the
+pending file, so no client-supplied name ever reaches the store. ``UPLOAD_DIR``, where
+earlier versions kept the files, is read only by the migration that moved them here.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import secrets
-import time
 import warnings
 from dataclasses import dataclass
-from pathlib import Path
 from typing import IO
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from pypdf import PdfReader
+from sqlalchemy import delete, func, select, update
 from werkzeug.datastructures import FileStorage
 
+from app import clock
 from app.errors import UserError
+from app.extensions import db
+from app.models import StoredFile
 
 PDF_MAGIC = b"%PDF-"
 _SALT = "pending-upload"
@@ -53,15 +60,9 @@ TOO_MANY_FROM_ADDRESS = _l(
 
 @dataclass(frozen=True)
 class PendingUpload:
-    name: str  # server-made file name under UPLOAD_DIR/pending
+    name: str  # server-made name of the pending stored_file row
     original_name: str
     size: int
-
-
-def upload_dir() -> Path:
-    path = Path(current_app.config["UPLOAD_DIR"])
-    (path / "pending").mkdir(parents=True, exist_ok=True)
-    return path
 
 
 def _serializer() -> URLSafeTimedSerializer:
@@ -112,16 +113,20 @@ def save_pending(file: FileStorage, max_bytes: int) -> PendingUpload:
         raise UploadError(TOO_LARGE)
     check_pdf(stream)
     name = f"{secrets.token_hex(16)}.pdf"
-    target = upload_dir() / "pending" / name
-    with target.open("wb") as out:
-        while chunk := stream.read(1024 * 1024):
-            out.write(chunk)
+    # Committed at once: the form may still fail validation, and the applicant's next POST
+    # (edit, check, submit) refers to this upload.
+    db.session.add(
+        StoredFile(name=name, pending=True, size=size, created_at=clock.now(), data=stream.read())
+    )
+    db.session.commit()
     return PendingUpload(name=name, original_name=original, size=size)
 
 
 def pending_count() -> int:
-    """How many uploads of forms not (yet) submitted are on disk."""
-    return sum(1 for _ in (upload_dir() / "pending").glob("*.pdf"))
+    """How many uploads of forms not (yet) submitted are stored."""
+    return db.session.scalar(
+        select(func.count()).select_from(StoredFile).where(StoredFile.pending.is_(True))
+    )
 
 
 def sign(upload: PendingUpload) -> str:
@@ -138,32 +143,82 @@ def unsign(token: str) -> PendingUpload | None:
         )
     except (BadSignature, ValueError, TypeError):
         return None
-    if not isinstance(name, str) or not (upload_dir() / "pending" / name).is_file():
+    if not isinstance(name, str) or not db.session.scalar(
+        select(StoredFile.name).where(StoredFile.name == name, StoredFile.pending.is_(True))
+    ):
         return None
     return PendingUpload(name=name, original_name=str(original), size=int(size))
 
 
 def promote(upload: PendingUpload) -> str:
-    """Move a pending upload to its final, server-made name; returns that name."""
+    """Give a pending upload its final, server-made name, in the caller's transaction (a
+    rolled-back submission leaves the upload pending). Returns that name."""
     final = f"{secrets.token_hex(16)}.pdf"
-    base = upload_dir()
-    os.replace(base / "pending" / upload.name, base / final)
+    db.session.execute(
+        update(StoredFile)
+        .where(StoredFile.name == upload.name, StoredFile.pending.is_(True))
+        .values(name=final, pending=False)
+        .execution_options(synchronize_session=False)
+    )
     return final
 
 
-def path_of(name: str) -> Path:
-    return upload_dir() / name
+def store(data: bytes) -> str:
+    """Keep bytes that passed the checks (a reply's PDF, a draft's copy) as a submitted file,
+    in the caller's transaction; returns its server-made name."""
+    name = f"{secrets.token_hex(16)}.pdf"
+    db.session.add(
+        StoredFile(name=name, pending=False, size=len(data), created_at=clock.now(), data=data)
+    )
+    return name
+
+
+def pending_content(upload: PendingUpload) -> bytes | None:
+    """The bytes of a pending upload (a form's attachment not yet submitted)."""
+    return db.session.scalar(
+        select(StoredFile.data).where(StoredFile.name == upload.name, StoredFile.pending.is_(True))
+    )
+
+
+def add_pending(data: bytes, original_name: str) -> PendingUpload:
+    """A fresh pending upload of checked bytes (a resumed draft's PDF); committed at once,
+    like ``save_pending``, since the form's next POST refers to it."""
+    name = f"{secrets.token_hex(16)}.pdf"
+    db.session.add(
+        StoredFile(name=name, pending=True, size=len(data), created_at=clock.now(), data=data)
+    )
+    db.session.commit()
+    return PendingUpload(name=name, original_name=original_name, size=len(data))
+
+
+def content_of(name: str) -> bytes | None:
+    """The bytes of a submitted attachment, or None if there is none of that name."""
+    return db.session.scalar(
+        select(StoredFile.data).where(StoredFile.name == name, StoredFile.pending.is_(False))
+    )
+
+
+def delete_file(name: str | None) -> None:
+    """Delete a submitted attachment in the caller's transaction: it goes with the case's
+    data, or stays with it if that transaction rolls back (retention, erasure)."""
+    if name:
+        db.session.execute(
+            delete(StoredFile)
+            .where(StoredFile.name == name, StoredFile.pending.is_(False))
+            .execution_options(synchronize_session=False)
+        )
 
 
 def prune_pending(max_age_seconds: int, *, dry_run: bool = False) -> int:
     """Delete pending uploads older than the form's lifetime: no form can refer to them any
     more (their signed reference has expired). Returns how many were (or, with ``dry_run``,
-    would be) deleted. Part of the retention run (app.cases.retention)."""
-    cutoff = time.time() - max_age_seconds
-    removed = 0
-    for path in (upload_dir() / "pending").glob("*.pdf"):
-        if path.stat().st_mtime < cutoff:
-            if not dry_run:
-                path.unlink(missing_ok=True)
-            removed += 1
+    would be) deleted. Part of the retention run (app.cases.retention); commits."""
+    cutoff = clock.now() - dt.timedelta(seconds=max_age_seconds)
+    stale = (StoredFile.pending.is_(True), StoredFile.created_at < cutoff)
+    if dry_run:
+        return db.session.scalar(select(func.count()).select_from(StoredFile).where(*stale))
+    removed = db.session.execute(
+        delete(StoredFile).where(*stale).execution_options(synchronize_session=False)
+    ).rowcount
+    db.session.commit()
     return removed

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import secrets
 
 from flask import (
@@ -16,10 +18,12 @@ from flask import (
     session,
     url_for,
 )
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_limiter.util import get_remote_address
 from flask_wtf import FlaskForm
 from itsdangerous import BadSignature, URLSafeTimedSerializer
+from markupsafe import Markup
 from werkzeug.datastructures import MultiDict
 
 from app import clock
@@ -113,7 +117,7 @@ def application_form():
     if request.method == "GET":
         form.language.data = str(session.get("lang") or "de")
         form.started.data = _new_started_token()
-        return _render_form(form, funding_round)
+        return _render_form(form, funding_round, fields_html=_blank_fields(form, funding_round))
 
     action = request.form.get("action", "check")
     pending, upload_error = _take_attachment(form)
@@ -272,8 +276,8 @@ def _take_attachment(form: ApplicationForm) -> tuple[uploads.PendingUpload | Non
     file = form.attachment.data
     if file is not None and getattr(file, "filename", ""):
         try:
-            # Files of forms never submitted wait on disk for a day: capped per client
-            # address and in total, so the form cannot be used to fill the disk.
+            # Files of forms never submitted wait in the database for a day: capped per
+            # client address and in total, so the form cannot be used to fill the store.
             if uploads.pending_count() >= current_app.config["PENDING_UPLOADS_MAX"]:
                 raise uploads.UploadError(uploads.TOO_MANY_PENDING)
             if not limits.hit("UPLOAD_LIMIT_PER_ADDRESS", _client_address()):
@@ -285,10 +289,43 @@ def _take_attachment(form: ApplicationForm) -> tuple[uploads.PendingUpload | Non
     return pending, error
 
 
-def _render_form(form: ApplicationForm, funding_round, pending=None):
+def _render_form(form: ApplicationForm, funding_round, pending=None, fields_html=None):
     return render_template(
-        "intake/form.html", form=form, funding_round=funding_round, pending=pending
+        "intake/form.html",
+        form=form,
+        funding_round=funding_round,
+        pending=pending,
+        fields_html=fields_html,
     )
+
+
+# Rendered blank forms, per round (and its data), page language and preselected email
+# language. Rendering the ~100 choice inputs through WTForms' widgets was most of the form
+# page's time (docs/performance.md); a blank form differs only in its tokens, which form.html
+# renders outside this fragment. A handful of entries per process.
+_BLANK_FIELDS: dict[tuple, Markup] = {}
+
+
+def _blank_fields(form: ApplicationForm, funding_round) -> Markup:
+    data = json.dumps(funding_round.data, sort_keys=True, default=str)
+    key = (
+        funding_round.id,
+        funding_round.code,
+        hashlib.sha256(data.encode()).hexdigest(),
+        str(get_locale()),
+        form.language.data,
+    )
+    html = _BLANK_FIELDS.get(key)
+    if html is None:
+        html = Markup(  # noqa: S704 - our own autoescaped template's output
+            render_template(
+                "intake/_form_fields.html", form=form, funding_round=funding_round, pending=None
+            )
+        )
+        if len(_BLANK_FIELDS) > 64:  # rounds or their data changed many times: start afresh
+            _BLANK_FIELDS.clear()
+        _BLANK_FIELDS[key] = html
+    return html
 
 
 @bp.get("/antrag/bestaetigung")

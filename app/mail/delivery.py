@@ -12,10 +12,13 @@ This module knows nothing of cases or templates: it sends what ``app.mail.compos
 
 from __future__ import annotations
 
+import atexit
 import datetime as dt
 import logging
+import os
 import smtplib
 import ssl
+import time
 from collections.abc import Callable
 from email.utils import make_msgid
 from typing import Any
@@ -71,37 +74,147 @@ def message_id() -> str:
     return make_msgid(domain=host)
 
 
-class _SMTPConnection(flask_mail.Connection):
-    """Flask-Mail 0.10's connection opens SMTP without a timeout and calls ``starttls()``
-    without an SSL context (which in Python 3.11 does not verify the certificate). This
-    subclass adds both; everything else (sending, quitting) is Flask-Mail's."""
+# One TLS context per process: building it loads the system's CA store (milliseconds).
+_TLS_CONTEXT: ssl.SSLContext | None = None
 
-    def configure_host(self) -> smtplib.SMTP:
-        timeout = current_app.config["MAIL_TIMEOUT"]
-        if self.mail.use_ssl:
-            host: smtplib.SMTP = smtplib.SMTP_SSL(
-                self.mail.server,
-                self.mail.port,
-                timeout=timeout,
-                context=ssl.create_default_context(),
-            )
-        else:
-            host = smtplib.SMTP(self.mail.server, self.mail.port, timeout=timeout)
-        host.set_debuglevel(int(self.mail.debug))
-        if self.mail.use_tls:
-            host.starttls(context=ssl.create_default_context())
-        if self.mail.username and self.mail.password:
-            host.login(self.mail.username, self.mail.password)
-        return host
 
-    def __exit__(self, exc_type, exc_value, tb) -> None:
-        # A failing QUIT must not hide the real error (smtplib drops the connection itself
-        # after a 421), nor turn an accepted message into a failure.
-        if self.host is not None:
+def _tls_context() -> ssl.SSLContext:
+    global _TLS_CONTEXT
+    if _TLS_CONTEXT is None:
+        _TLS_CONTEXT = ssl.create_default_context()
+    return _TLS_CONTEXT
+
+
+def _open_smtp(mail: flask_mail.Mail, timeout: float) -> smtplib.SMTP:
+    """A new SMTP session as Flask-Mail would open it, plus a timeout and a verifying TLS
+    context (Flask-Mail 0.10 has neither; ``starttls()`` without a context does not verify
+    the certificate in Python 3.11)."""
+    if mail.use_ssl:
+        host: smtplib.SMTP = smtplib.SMTP_SSL(
+            mail.server, mail.port, timeout=timeout, context=_tls_context()
+        )
+    else:
+        host = smtplib.SMTP(mail.server, mail.port, timeout=timeout)
+    try:
+        host.set_debuglevel(int(mail.debug))
+        if mail.use_tls:
+            host.starttls(context=_tls_context())
+        if mail.username and mail.password:
+            host.login(mail.username, mail.password)
+    except BaseException:
+        host.close()
+        raise
+    return host
+
+
+def _quit(host: smtplib.SMTP) -> None:
+    # A failing QUIT must not hide the real error (smtplib drops the connection itself
+    # after a 421), nor turn an accepted message into a failure.
+    try:
+        host.quit()
+    except (smtplib.SMTPException, OSError):
+        host.close()
+
+
+class SMTPSession:
+    """The worker's one SMTP connection, kept open across jobs.
+
+    Opening a session (TCP, EHLO, STARTTLS, AUTH) costs more than sending one of our emails,
+    so each process keeps one and checks it with NOOP before use; a dead or refused
+    connection is replaced by a new one. After a failed send the connection is dropped (its
+    state is unknown), and a fork never inherits it: the child opens its own.
+    """
+
+    def __init__(self) -> None:
+        self.host: smtplib.SMTP | None = None
+        self.key: tuple | None = None
+        self.pid = os.getpid()
+        self.opened = 0  # sessions opened by this process: the tests read it
+
+    def _settings(self, mail: flask_mail.Mail, timeout: float) -> tuple:
+        return (mail.server, mail.port, mail.use_tls, mail.use_ssl, mail.username, timeout)
+
+    def get(self, mail: flask_mail.Mail, timeout: float) -> tuple[smtplib.SMTP, bool]:
+        """(an open connection, whether it was reused)."""
+        if self.pid != os.getpid():  # forked: the socket belongs to the parent
+            self.host, self.key, self.pid = None, None, os.getpid()
+        key = self._settings(mail, timeout)
+        if self.host is not None and self.key == key:
             try:
-                self.host.quit()
+                if self.host.noop()[0] == 250:
+                    return self.host, True
             except (smtplib.SMTPException, OSError):
-                self.host.close()
+                pass
+        self.discard()
+        self.host = _open_smtp(mail, timeout)
+        self.key = key
+        self.opened += 1
+        return self.host, False
+
+    def discard(self) -> None:
+        """Drop the connection without a conversation (after an error, its state is unknown)."""
+        if self.host is not None and self.pid == os.getpid():
+            self.host.close()
+        self.host, self.key = None, None
+
+    def close(self) -> None:
+        """Say goodbye (QUIT) and drop the connection: at the worker's exit."""
+        if self.host is not None and self.pid == os.getpid():
+            _quit(self.host)
+        self.host, self.key = None, None
+
+
+SESSION = SMTPSession()
+atexit.register(SESSION.close)
+
+
+def _envelope(message: flask_mail.Message) -> tuple[str, list[str], bytes]:
+    """Flask-Mail's checks and rendering of ``Connection.send``, done before a connection is
+    taken: a broken message (a line break in a header) fails here and leaves the process's
+    connection open for the next email."""
+    if message.has_bad_headers():
+        raise flask_mail.BadHeaderError
+    if message.date is None:
+        message.date = time.time()
+    return (
+        flask_mail.sanitize_address(message.sender),
+        list(flask_mail.sanitize_addresses(message.send_to)),
+        message.as_bytes(),
+    )
+
+
+def _sendmail(host: smtplib.SMTP, message: flask_mail.Message, envelope: tuple) -> None:
+    sender, recipients, body = envelope
+    host.sendmail(sender, recipients, body, message.mail_options, message.rcpt_options)
+
+
+def send_message(message: flask_mail.Message) -> None:
+    """Send over the process's SMTP connection (opened, checked or replaced as needed).
+
+    If a reused connection turns out to be dead only during the send (the server dropped an
+    idle session between NOOP and MAIL), the send is tried once more on a fresh connection.
+    """
+    envelope = _envelope(message)
+    mail = current_app.extensions["mail"]
+    if not mail.suppress:
+        timeout = current_app.config["MAIL_TIMEOUT"]
+        host, reused = SESSION.get(mail, timeout)
+        try:
+            _sendmail(host, message, envelope)
+        except smtplib.SMTPServerDisconnected:
+            SESSION.discard()
+            if not reused:
+                raise
+            host, _reused = SESSION.get(mail, timeout)
+            try:
+                _sendmail(host, message, envelope)
+            except BaseException:
+                SESSION.discard()
+                raise
+        except BaseException:
+            SESSION.discard()
+            raise
+    flask_mail.email_dispatched.send(current_app._get_current_object(), message=message)
 
 
 # --- personal links: secrets the email log never holds -----------------------------------
@@ -213,8 +326,7 @@ def deliver(notification_id: int, *, final_attempt: bool = False) -> str:
     message = build_message(notification)
     db.session.commit()  # no transaction stays open while we talk to the SMTP server
     try:
-        with _SMTPConnection(current_app.extensions["mail"]) as connection:
-            connection.send(message)
+        send_message(message)
     except (flask_mail.BadHeaderError, ValueError) as exc:
         # A line break in a header (the email library raises ValueError for some): the
         # message itself is broken, so no retry can help. Failed at once, with a reason

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+import io
+
 from flask import (
     Blueprint,
     Response,
     abort,
-    current_app,
     flash,
     g,
     redirect,
     render_template,
     request,
-    send_from_directory,
+    send_file,
     url_for,
 )
 from flask_babel import gettext as _
@@ -22,7 +23,16 @@ from sqlalchemy import select
 
 from app import clock
 from app.cases import budget as budget_domain
-from app.cases import checks, exports, information, messages, retention, reviews, workflow
+from app.cases import (
+    checks,
+    exports,
+    information,
+    messages,
+    retention,
+    reviews,
+    uploads,
+    workflow,
+)
 from app.cases.access import may_read_contents
 from app.cases.queries import CaseFilter, case_context, case_query
 from app.extensions import db
@@ -165,14 +175,13 @@ def erase(case_id: int):
     status = 200
     if refusal is None and form.validate_on_submit():
         try:
-            files = retention.erase_early(application, current_user, form.reason.data)
+            retention.erase_early(application, current_user, form.reason.data)
             db.session.commit()
         except retention.RetentionError as exc:
             db.session.rollback()
             flash(str(exc.message), "error")
             status = 409
         else:
-            retention.delete_files(files)
             flash(_("Die personenbezogenen Daten des Antrags wurden gelöscht."), "success")
             return redirect(url_for("staff.case", case_id=case_id), code=303)
     elif request.method == "POST":
@@ -196,11 +205,11 @@ def attachment(case_id: int):
     application = _get_case(case_id)
     if not may_read_contents(current_user, application):
         abort(403)
-    if not application.attachment_name:
+    content = application.attachment_name and uploads.content_of(application.attachment_name)
+    if not content:
         abort(404)
-    response = send_from_directory(
-        current_app.config["UPLOAD_DIR"],
-        application.attachment_name,
+    response = send_file(
+        io.BytesIO(content),
         as_attachment=True,
         # Never the applicant's name for the file: "Antrag.pdf.exe" or a name with control
         # characters would reach the reviewer's download folder as typed.
@@ -217,13 +226,14 @@ def message_attachment(case_id: int, attachment_id: int):
     """A PDF that came with a reply by email."""
     application = _get_case(case_id)
     attachment = messages.attachment_of_case(application, attachment_id)
-    if attachment is None:
+    content = attachment is not None and uploads.content_of(attachment.name)
+    if not content:
         abort(404)
-    response = send_from_directory(
-        current_app.config["UPLOAD_DIR"],
-        attachment.name,
+    response = send_file(
+        io.BytesIO(content),
         as_attachment=True,
-        download_name=attachment.original_name,
+        # a server-made name, as for the form's attachment (the sender chose the other)
+        download_name=f"{application.reference}-nachricht-{attachment.id}.pdf",
         mimetype="application/pdf",
     )
     response.headers["X-Content-Type-Options"] = "nosniff"

@@ -28,6 +28,7 @@ def upgrade():
     sa.Column('attachment_name', sa.String(length=64), nullable=True),
     sa.Column('attachment_original_name', sa.String(length=255), nullable=True),
     sa.Column('attachment_size', sa.Integer(), nullable=True),
+    sa.Column('attachment_source', sa.String(length=64), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('expires_at', sa.DateTime(timezone=True), nullable=False),

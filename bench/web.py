@@ -1,0 +1,257 @@
+"""Web side, side by side in one run: today's main (a copy of another tree), this tree, and a
+bare Flask + SQLAlchemy app, each behind gunicorn (2 sync workers) on SQLite in WAL mode.
+
+    .venv/bin/python bench/web.py --baseline /tmp/perf-baseline [--submissions 240]
+
+For each tree: the form page (sequential GETs, median and p95 as the client on 127.0.0.1
+sees them), complete submissions per second with 8 concurrent sessions (GET form, POST check
+page, POST submit, GET confirmation: the four requests of a person), then the RSS of each web
+worker after the load. The bare app: its form page and POST + insert per second with the
+same 8 sessions. Redis is real (the portal enqueues its outbox rows there); no worker runs.
+Rounds alternate between the trees so that a busy machine slows each alike.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from urllib.parse import urlencode
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.forms import REFERENCE, form_data, hidden_fields  # noqa: E402
+from scripts import services  # noqa: E402
+
+SESSIONS = 8
+
+
+class Session:
+    """One visitor: a keep-alive connection and a cookie jar of one cookie."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        self.cookie = ""
+
+    def request(self, method: str, path: str, body: str | None = None) -> tuple[int, str, dict]:
+        headers = {"Cookie": self.cookie} if self.cookie else {}
+        if body is not None:
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        try:
+            self.conn.request(method, path, body=body, headers=headers)
+            response = self.conn.getresponse()
+        except (http.client.HTTPException, OSError):
+            self.conn.close()
+            self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+            self.conn.request(method, path, body=body, headers=headers)
+            response = self.conn.getresponse()
+        data = response.read().decode()
+        cookie = response.getheader("Set-Cookie")
+        if cookie:
+            self.cookie = cookie.split(";", 1)[0]
+        return response.status, data, dict(response.getheaders())
+
+    def submit(self, i: int) -> str:
+        status, html, _ = self.request("GET", "/antrag")
+        assert status == 200, status
+        tokens = dict(hidden_fields(html))
+        fields = {**form_data(i), "action": "check"}
+        fields.update(csrf_token=tokens["csrf_token"], started=tokens["started"])
+        status, html, _ = self.request("POST", "/antrag", urlencode(fields, doseq=True))
+        assert status == 200, (status, html[:500])
+        again = [*hidden_fields(html), ("action", "submit")]
+        status, _html, _headers = self.request("POST", "/antrag", urlencode(again))
+        assert status == 303, status
+        status, html, _ = self.request("GET", "/antrag/bestaetigung")
+        match = REFERENCE.search(html)
+        assert status == 200 and match, status
+        return match.group(0)
+
+
+def gunicorn(tree: Path, module: str, env: dict[str, str]) -> tuple[subprocess.Popen, int]:
+    port = services.free_port()
+    process = subprocess.Popen(
+        [
+            str(ROOT / ".venv" / "bin" / "gunicorn"),
+            "--chdir",
+            str(tree),
+            "--workers",
+            "2",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--log-level",
+            "warning",
+            module,
+        ],
+        env=env,
+        cwd=tree,
+    )
+    services.wait_for_port(port, timeout=120)
+    return process, port
+
+
+def worker_rss_mib(master: subprocess.Popen) -> list[float]:
+    children = Path(f"/proc/{master.pid}/task/{master.pid}/children").read_text().split()
+    sizes = []
+    for pid in children:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                sizes.append(int(line.split()[1]) / 1024)
+    return sizes
+
+
+def portal_env(tree: Path, database: str, redis_url: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("FLASK_", "APP_"))}
+    env.update(
+        APP_ENV="development",
+        SECRET_KEY="bench-" + "x" * 40,
+        DATABASE_URL=database,
+        REDIS_URL=redis_url,
+        RATELIMIT_STORAGE_URI="memory://",
+        RATELIMIT_ENABLED="false",
+        FORM_MIN_FILL_SECONDS="0",
+        SESSION_COOKIE_SECURE="false",
+        UPLOAD_DIR=str(Path(database.removeprefix("sqlite:///")).parent / "uploads"),
+        PYTHONPATH=str(tree),
+    )
+    return env
+
+
+def prepare(tree: Path, env: dict[str, str]) -> None:
+    code = (
+        "from app import create_app\nfrom app.extensions import db\n"
+        "from app.programmes import sync_rounds\napp = create_app()\n"
+        "with app.app_context():\n    db.create_all(); sync_rounds(); db.session.commit()\n"
+    )
+    subprocess.run([sys.executable, "-c", code], env=env, cwd=tree, check=True)
+
+
+def form_page(port: int, path: str, n: int) -> list[float]:
+    session = Session(port)
+    session.request("GET", path)
+    timings = []
+    for _ in range(n):
+        started = time.perf_counter()
+        status, _html, _ = session.request("GET", path)
+        timings.append((time.perf_counter() - started) * 1000)
+        assert status == 200, status
+    return timings
+
+
+def concurrently(port: int, total: int, work) -> float:
+    """Run ``work(session, i)`` for i < total in SESSIONS threads; returns operations/s."""
+    counter = iter(range(total))
+    lock = threading.Lock()
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        session = Session(port)
+        while True:
+            with lock:
+                i = next(counter, None)
+            if i is None:
+                return
+            try:
+                work(session, i)
+            except BaseException as exc:  # reported below; the bench must not hide errors
+                errors.append(exc)
+                return
+
+    threads = [threading.Thread(target=run) for _ in range(SESSIONS)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - started
+    if errors:
+        raise errors[0]
+    return total / elapsed
+
+
+def bare_post(session: Session, i: int) -> None:
+    status, _html, _ = session.request(
+        "POST", "/submit", urlencode({"org_name": f"Träger {i}", "title": f"Projekt {i}"})
+    )
+    assert status == 201, status
+
+
+def pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--baseline", type=Path, help="a copy of today's main to compare")
+    parser.add_argument("--submissions", type=int, default=240)
+    parser.add_argument("--gets", type=int, default=300)
+    parser.add_argument("--rounds", type=int, default=2)
+    args = parser.parse_args()
+    trees = {"this tree": ROOT}
+    if args.baseline:
+        trees = {"main (baseline)": args.baseline.resolve(), **trees}
+    tmp = Path(tempfile.mkdtemp(prefix="non-bench-web-"))
+    redis = services.RedisServer()
+    redis.start()
+    servers = {}
+    try:
+        for n, (label, tree) in enumerate(trees.items()):
+            env = portal_env(tree, f"sqlite:///{tmp / f'portal{n}.sqlite'}", redis.url)
+            prepare(tree, env)
+            servers[label] = (*gunicorn(tree, "wsgi:app", env), "/antrag")
+        bare_env = dict(os.environ, DATABASE_URL=f"sqlite:///{tmp / 'bare.sqlite'}")
+        servers["bare Flask + SQLAlchemy"] = (
+            *gunicorn(ROOT / "bench", "bare_app:app", bare_env),
+            "/",
+        )
+        print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()}", flush=True)
+        results: dict[str, dict[str, list[float]]] = {k: {} for k in servers}
+        for rnd in range(args.rounds):
+            for label, (_process, port, path) in servers.items():
+                timings = form_page(port, path, args.gets)
+                results[label].setdefault("form", []).extend(timings)
+                if path == "/":
+                    rate = concurrently(port, args.submissions * 4, bare_post)
+                else:
+                    rate = concurrently(
+                        port,
+                        args.submissions,
+                        lambda s, i, rnd=rnd: s.submit(rnd * 100_000 + i),
+                    )
+                results[label].setdefault("rate", []).append(rate)
+                print(
+                    f"round {rnd + 1} {label:26s} form median {statistics.median(timings):6.2f} ms"
+                    f"  rate {rate:7.1f}/s",
+                    flush=True,
+                )
+        print(f"load average after: {os.getloadavg()}")
+        print("\n| | form page GET median (p95) | rate | web worker RSS after load |")
+        print("|---|---:|---:|---:|")
+        for label, (process, _port, path) in servers.items():
+            rss = worker_rss_mib(process)
+            form = results[label]["form"]
+            unit = "POST + insert/s" if path == "/" else "submissions/s (4 requests)"
+            print(
+                f"| {label} | {statistics.median(form):.2f} ms ({pct(form, 95):.2f}) | "
+                f"{statistics.median(results[label]['rate']):.1f} {unit} | "
+                f"{max(rss):.0f} MiB (workers: {', '.join(f'{r:.0f}' for r in rss)}) |"
+            )
+    finally:
+        for process, _port, _path in servers.values():
+            process.terminate()
+            process.wait(30)
+        redis.close()
+
+
+if __name__ == "__main__":
+    main()
