@@ -189,6 +189,9 @@ class Config:
         # Two-factor login (TOTP) for staff and admins; reviewers may opt in. On unless
         # switched off; development and testing switch it off (the demo accounts).
         self.TOTP_REQUIRED = env_bool("TOTP_REQUIRED", True)
+        # argon2id cost (argon2-cffi's defaults: RFC 9106's low-memory profile, 64 MiB). Not
+        # from the environment: only the tests lower it, as a setting of TestingConfig.
+        self.PASSWORD_HASH_PARAMETERS = {"time_cost": 3, "memory_cost": 65536, "parallelism": 4}
         self.TOTP_RATELIMIT = env_str("TOTP_RATELIMIT", "10 per hour")
         # Time between password and code before the login starts over.
         self.TWO_FACTOR_PENDING_SECONDS = env_int("TWO_FACTOR_PENDING_SECONDS", 300)
@@ -307,6 +310,9 @@ class TestingConfig(Config):
         self.FORM_MIN_FILL_SECONDS = 0
         self.RATELIMIT_ENABLED = False
         self.TOTP_REQUIRED = False  # tests that need it switch it on
+        # The suite hashes and checks hundreds of passwords: the cheapest argon2id allowed
+        # (tests/test_auth.py checks the production parameters separately).
+        self.PASSWORD_HASH_PARAMETERS = {"time_cost": 1, "memory_cost": 8, "parallelism": 1}
         self.STAFF_EMAILS = ["staff@example.org"]
         self.BASE_URL = "https://foerderung.example.org"
         self.fill_operator_placeholders()

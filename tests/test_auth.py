@@ -251,14 +251,37 @@ def test_password_is_stored_as_argon2_hash(staff_user):
     assert PasswordHasher().verify(stored, PASSWORD)
 
 
-def test_outdated_hash_is_upgraded_at_login(client, staff_user):
-    weak = PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1).hash(PASSWORD)
+def test_production_hashes_with_argon2_cffis_defaults():
+    """Only the tests lower the cost; every other environment (production takes the base
+    class's) uses RFC 9106's profile."""
+    defaults = PasswordHasher()
+    expected = {
+        "time_cost": defaults.time_cost,
+        "memory_cost": defaults.memory_cost,
+        "parallelism": defaults.parallelism,
+    }
+    for settings in (config.Config(), config.DevelopmentConfig()):
+        parameters = settings.PASSWORD_HASH_PARAMETERS
+        assert parameters == expected
+
+
+def test_outdated_hash_is_upgraded_at_login(app, client, staff_user, monkeypatch):
+    weak = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1).hash(PASSWORD)
     staff_user.password_hash = weak
     db.session.commit()
+    # the parameters are raised (as in production): the next login re-hashes
+    monkeypatch.setitem(
+        app.config,
+        "PASSWORD_HASH_PARAMETERS",
+        {"time_cost": 2, "memory_cost": 1024, "parallelism": 1},
+    )
     assert login(client, staff_user.email).status_code == 302
     db.session.refresh(staff_user)
     assert staff_user.password_hash != weak
-    assert not PasswordHasher().check_needs_rehash(staff_user.password_hash)
+    assert "m=1024,t=2,p=1" in staff_user.password_hash
+    assert not PasswordHasher(time_cost=2, memory_cost=1024, parallelism=1).check_needs_rehash(
+        staff_user.password_hash
+    )
 
 
 def test_unknown_email_costs_an_argon2_verification(monkeypatch, app):
@@ -266,7 +289,7 @@ def test_unknown_email_costs_an_argon2_verification(monkeypatch, app):
     original = accounts._verify
     monkeypatch.setattr(accounts, "_verify", lambda h, p: calls.append(h) or original(h, p))
     assert accounts.authenticate("nobody@example.org", PASSWORD) is None
-    assert calls == [accounts._DUMMY_HASH]
+    assert calls == [accounts.dummy_hash()]
 
 
 def test_short_password_refused(app):

@@ -13,6 +13,7 @@ import secrets
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from email_validator import EmailNotValidError, validate_email
+from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, func, or_, select
 
@@ -23,10 +24,29 @@ from app.models import ROLES, AccountEvent, LoginSession, User, hash_token
 
 MIN_PASSWORD_LENGTH = 12
 
-_hasher = PasswordHasher()
-# Verified against when the email is unknown, so a miss costs as much as a wrong password
-# and response times do not reveal which accounts exist.
-_DUMMY_HASH = _hasher.hash("not-a-real-password-only-for-timing")
+# One hasher per parameter set (``PASSWORD_HASH_PARAMETERS``: argon2-cffi's defaults, RFC 9106's
+# low-memory profile, everywhere but in the tests, which hash hundreds of passwords), each with
+# a dummy hash that is verified against when the email is unknown, so a miss costs as much as a
+# wrong password and response times do not reveal which accounts exist.
+_hashers: dict[tuple, tuple[PasswordHasher, str]] = {}
+
+
+def _hasher_and_dummy() -> tuple[PasswordHasher, str]:
+    parameters = current_app.config["PASSWORD_HASH_PARAMETERS"]
+    key = tuple(sorted(parameters.items()))
+    if key not in _hashers:
+        hasher = PasswordHasher(**parameters)
+        _hashers[key] = (hasher, hasher.hash("not-a-real-password-only-for-timing"))
+    return _hashers[key]
+
+
+def _hasher() -> PasswordHasher:
+    return _hasher_and_dummy()[0]
+
+
+def dummy_hash() -> str:
+    return _hasher_and_dummy()[1]
+
 
 # Flask-Login settings live here, beside the loader, because this module is imported by
 # create_app right after login_manager.init_app.
@@ -57,7 +77,7 @@ def load_user(user_id: str) -> User | None:
 
 
 def hash_password(password: str) -> str:
-    return _hasher.hash(password)
+    return _hasher().hash(password)
 
 
 def check_password_policy(password: str) -> None:
@@ -78,18 +98,18 @@ def authenticate(email: str, password: str) -> User | None:
     """
     user = find_user(email)
     if user is None:
-        _verify(_DUMMY_HASH, password)
+        _verify(dummy_hash(), password)
         return None
     if not _verify(user.password_hash, password) or not user.active:
         return None
-    if _hasher.check_needs_rehash(user.password_hash):
+    if _hasher().check_needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     return user
 
 
 def _verify(password_hash: str, password: str) -> bool:
     try:
-        return _hasher.verify(password_hash, password)
+        return _hasher().verify(password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
 
