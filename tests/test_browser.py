@@ -264,8 +264,9 @@ class PageSurvey:
     """Looks at the current page at every width: document width, summary-list values, axe;
     keeps screenshots. Collects findings instead of stopping at the first."""
 
-    def __init__(self, driver, axe_source: str, folder: Path):
+    def __init__(self, driver, axe_source: str, folder: Path, widths: tuple[int, ...] = WIDTHS):
         self.driver, self.axe_source, self.folder = driver, axe_source, folder
+        self.widths = widths
         self.findings: list[str] = []
         self.seen: list[str] = []
         folder.mkdir(parents=True, exist_ok=True)
@@ -290,7 +291,7 @@ class PageSurvey:
 
     def check(self, name: str) -> None:
         self.seen.append(name)
-        for width in WIDTHS:
+        for width in self.widths:
             self._width(width)
             measured = self.driver.execute_script(_MEASURE)
             if measured["docWidth"] > measured["window"]:
@@ -328,11 +329,15 @@ def _submit_button(driver, selector: str, arrived: Callable) -> None:
     WebDriverWait(driver, 20, ignored_exceptions=(WebDriverException,)).until(arrived)
 
 
-def test_every_kind_of_page_reflows_and_passes_axe(live_server, js_browser, axe_source, make_user):
+# phone and desktop widths as two tests, so that two test workers share the work
+@pytest.mark.parametrize("widths", [(320, 390), (1280,)], ids=["phone", "desktop"])
+def test_every_kind_of_page_reflows_and_passes_axe(
+    live_server, js_browser, axe_source, make_user, widths
+):
     """Landing to review case at 320, 390 and 1280 px: no axe violation of WCAG 2.1 A/AA,
     never wider than the window, summary-list values at least 40 % of a 320 px window."""
     driver, base = js_browser, live_server
-    survey = PageSurvey(driver, axe_source, SCREENSHOT_DIR)
+    survey = PageSurvey(driver, axe_source, SCREENSHOT_DIR, widths)
 
     # the cases staff and reviewers look at; long German words on purpose
     staff = make_user("staff", email="staff@example.org", name="Petra Schmidt")
