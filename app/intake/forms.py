@@ -154,7 +154,18 @@ COST_PLAN_ROWS = 5  # a 36-month project touches at most four calendar years; on
 POSITION_ROWS = 4
 
 
-class ApplicationForm(FlaskForm):
+class FormTokens(FlaskForm):
+    """What a blank form carries per request besides its fields: the CSRF token, the signed
+    start time, the honeypot and the reference of an upload. A GET of the form page renders
+    only these; the fields come from a cache (app.intake.routes._blank_fields)."""
+
+    attachment_ref = HiddenField()
+    # bot protection: a field people never see, and a signed start time
+    website = StringField(_l("Bitte dieses Feld leer lassen"))
+    started = HiddenField()
+
+
+class ApplicationForm(FormTokens):
     """One form for entry, the check page (hidden re-post) and the final submit."""
 
     # applicant
@@ -319,12 +330,7 @@ class ApplicationForm(FlaskForm):
         description=_l("Nur PDF-Dateien, höchstens 10 MB."),
     )
     # signed reference to an attachment uploaded in an earlier step of this form
-    attachment_ref = HiddenField()
     attachment_remove = BooleanField(_l("Hochgeladene Datei entfernen"))
-
-    # bot protection: a field people never see, and a signed start time
-    website = StringField(_l("Bitte dieses Feld leer lassen"))
-    started = HiddenField()
 
     SECTIONS: ClassVar[dict[str, tuple[str, ...]]] = {
         "applicant": (

@@ -40,10 +40,9 @@ from app.cases.submission import (
 )
 from app.cases.workflow import TransitionError, apply_transition
 from app.extensions import db, limiter
-from app.intake.forms import ApplicationForm, MessageForm, StatusLinkForm
+from app.intake.forms import ApplicationForm, FormTokens, MessageForm, StatusLinkForm
 from app.models import INFO_REQUESTED
-from app.programmes import configured_round, open_round
-from app.web import limits
+from app.web import limits, rounds
 from app.web.downloads import subject_access_response
 from app.web.security import safe_next
 
@@ -83,14 +82,16 @@ def _check_fill_time(form: ApplicationForm) -> bool:
 @bp.get("/")
 def landing():
     return render_template(
-        "intake/landing.html", funding_round=open_round(), configured=configured_round()
+        "intake/landing.html",
+        funding_round=rounds.open_round(),
+        configured=rounds.configured_round(),
     )
 
 
 @bp.get("/leichte-sprache")
 def easy_read():
     """What the programme funds and how to apply, in Leichter Sprache."""
-    return render_template("intake/easy_read.html", funding_round=open_round())
+    return render_template("intake/easy_read.html", funding_round=rounds.open_round())
 
 
 @bp.post("/sprache")
@@ -102,22 +103,24 @@ def set_language():
 
 
 def _closed():
-    return render_template("intake/closed.html", configured=configured_round()), 404
+    return render_template("intake/closed.html", configured=rounds.configured_round()), 404
 
 
 @bp.route("/antrag", methods=["GET", "POST"])
 @limiter.limit(lambda: _draft_limit(), methods=["POST"], exempt_when=lambda: _not_saving_a_draft())
 def application_form():
-    funding_round = open_round()
+    funding_round = rounds.open_round()
     if funding_round is None:
         return _closed()
     g.no_store = True
+    if request.method == "GET":
+        # the fields come from the cache; only the tokens are made per request
+        tokens = FormTokens()
+        tokens.started.data = _new_started_token()
+        fields_html = _blank_fields(funding_round, str(session.get("lang") or "de"))
+        return _render_form(tokens, funding_round, fields_html=fields_html)
     form = ApplicationForm()
     form.configure_for(funding_round)
-    if request.method == "GET":
-        form.language.data = str(session.get("lang") or "de")
-        form.started.data = _new_started_token()
-        return _render_form(form, funding_round, fields_html=_blank_fields(form, funding_round))
 
     action = request.form.get("action", "check")
     pending, upload_error = _take_attachment(form)
@@ -239,7 +242,7 @@ def _save_draft(form: ApplicationForm, funding_round, pending):
 @bp.get("/antrag/entwurf/<token>")
 def resume_draft(token: str):
     """The resume link: the form comes back exactly as it was saved."""
-    funding_round = open_round()
+    funding_round = rounds.open_round()
     draft = drafts.find(token)
     if draft is None or funding_round is None or draft.round_id != funding_round.id:
         return render_template("intake/draft_gone.html"), 404
@@ -306,17 +309,21 @@ def _render_form(form: ApplicationForm, funding_round, pending=None, fields_html
 _BLANK_FIELDS: dict[tuple, Markup] = {}
 
 
-def _blank_fields(form: ApplicationForm, funding_round) -> Markup:
+def _blank_fields(funding_round, language: str) -> Markup:
+    """The blank form's fields for the round, page language and preselected email language."""
     data = json.dumps(funding_round.data, sort_keys=True, default=str)
     key = (
         funding_round.id,
         funding_round.code,
         hashlib.sha256(data.encode()).hexdigest(),
         str(get_locale()),
-        form.language.data,
+        language,
     )
     html = _BLANK_FIELDS.get(key)
     if html is None:
+        form = ApplicationForm()
+        form.configure_for(funding_round)
+        form.language.data = language
         html = Markup(  # noqa: S704 - our own autoescaped template's output
             render_template(
                 "intake/_form_fields.html", form=form, funding_round=funding_round, pending=None

@@ -173,9 +173,10 @@ def sync_rounds(directory: Path = PROGRAMME_DIR) -> list[FundingRound]:
     return result
 
 
-def open_round() -> FundingRound | None:
-    """The round named by ``PROGRAMME``, if it is loaded and accepting applications today."""
-    row = configured_round()
+def open_round(row: FundingRound | None = None) -> FundingRound | None:
+    """The round named by ``PROGRAMME`` (``row``, if the caller loaded it already), if it is
+    loaded and accepting applications today."""
+    row = row if row is not None else configured_round()
     if row is None or not row.is_open(clock.today()):
         return None
     return row

@@ -18,6 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from app import formatting, labels, programmes
 from app.extensions import db
 from app.models import DECLARATIONS, MONEY_FIELDS, FundingRound
+from app.web import rounds
 
 
 def state_label(state: str | None) -> str:
@@ -52,7 +53,7 @@ def funders_notice(language: str) -> dict | None:
     page, error pages included: a database that cannot answer leaves the notice out rather
     than turning an error page into a second error."""
     try:
-        return programmes.funders_notice(programmes.configured_round(), language)
+        return programmes.funders_notice(rounds.configured_round(), language)
     except SQLAlchemyError:
         db.session.rollback()
         return None
