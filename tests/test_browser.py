@@ -13,6 +13,7 @@ Screenshots of every page at 390 and 1280 px go to ``SCREENSHOT_DIR`` (default
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import json
 import os
 import shutil
@@ -25,7 +26,8 @@ import pytest
 from sqlalchemy import select
 from werkzeug.serving import make_server
 
-from app.cases import actionlinks, reviews
+from app import clock
+from app.cases import actionlinks, messages, reviews, workflow
 from app.cases.checks import check_eligibility
 from app.extensions import db
 from app.models import Application, Notification
@@ -350,6 +352,18 @@ def test_every_kind_of_page_reflows_and_passes_axe(
     check_eligibility(waiting.id)
     reviews.request_reviews(waiting, [reviewer], staff)
     reviewed = create_reviewed_application(staff, other_reviewer)
+    # the conversation: a request for information waiting for its answer, and a message
+    asked, asked_token = create_application(title="Qualifizierungsverbund Elbtalaue")
+    workflow.apply_transition(
+        asked,
+        "request_information",
+        user=staff,
+        reason="Bitte ergänzen Sie den Kostenplan für 2027 und die Zusage des Landkreises.",
+        due_date=clock.today() + dt.timedelta(days=14),
+    )
+    messages.post_from_applicant(asked, "Die Zusage kommt nächste Woche.\nViele Grüße")
+    db.session.commit()
+    asked_id = asked.id
     failed = db.session.scalars(select(Notification).order_by(Notification.id)).first()
     failed.status, failed.attempts = "failed", 5
     failed.last_error = "SMTPRecipientsRefused: 550 mailbox unavailable"
@@ -403,6 +417,12 @@ def test_every_kind_of_page_reflows_and_passes_axe(
     survey.check("status")
     driver.get(base + status_path + "/zurueckziehen")
     survey.check("withdrawal")
+    driver.get(base + f"/status/{asked_token}")
+    survey.check("status-request")
+    driver.get(base + f"/status/{asked_token}/ergaenzen")
+    survey.check("amend")
+    driver.get(base + "/statuslink-anfordern")
+    survey.check("status-link-request")
 
     # --- login, then the staff area
     driver.get(base + "/login")
@@ -420,6 +440,8 @@ def test_every_kind_of_page_reflows_and_passes_axe(
     survey.check("staff-cases")
     driver.get(base + f"/staff/cases/{waiting_id}")
     survey.check("staff-case")
+    driver.get(base + f"/staff/cases/{asked_id}")
+    survey.check("staff-case-conversation")
     driver.get(base + f"/staff/cases/{waiting_id}/action/mark_reviewed")
     survey.check("transition-blocked")
     driver.get(base + f"/staff/cases/{reviewed_id}/action/fund")
