@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import io
-
 from flask import (
     Blueprint,
     Response,
@@ -13,7 +11,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    send_file,
     url_for,
 )
 from flask_babel import gettext as _
@@ -49,7 +46,7 @@ from app.staff.forms import (
     ReviewRequestForm,
     TransitionForm,
 )
-from app.web.downloads import subject_access_response
+from app.web.downloads import pdf_response, subject_access_response
 from app.web.fields import choices
 from app.web.security import ADMIN_ROLES, REVIEW_ROLES, STAFF_ROLES, roles_required
 
@@ -208,16 +205,7 @@ def attachment(case_id: int):
     content = application.attachment_name and uploads.content_of(application.attachment_name)
     if not content:
         abort(404)
-    response = send_file(
-        io.BytesIO(content),
-        as_attachment=True,
-        # Never the applicant's name for the file: "Antrag.pdf.exe" or a name with control
-        # characters would reach the reviewer's download folder as typed.
-        download_name=f"{application.reference}.pdf",
-        mimetype="application/pdf",
-    )
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    return response
+    return pdf_response(content, f"{application.reference}.pdf")
 
 
 @bp.get("/cases/<int:case_id>/message-attachments/<int:attachment_id>")
@@ -229,15 +217,7 @@ def message_attachment(case_id: int, attachment_id: int):
     content = attachment is not None and uploads.content_of(attachment.name)
     if not content:
         abort(404)
-    response = send_file(
-        io.BytesIO(content),
-        as_attachment=True,
-        # a server-made name, as for the form's attachment (the sender chose the other)
-        download_name=f"{application.reference}-nachricht-{attachment.id}.pdf",
-        mimetype="application/pdf",
-    )
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    return response
+    return pdf_response(content, f"{application.reference}-nachricht-{attachment.id}.pdf")
 
 
 @bp.post("/cases/<int:case_id>/results/<int:result_id>/override")

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
 
-from flask import Response, render_template
+from flask import Response, render_template, send_file
 from flask_babel import force_locale
 
 from app.cases import subject_access
@@ -35,4 +36,17 @@ def subject_access_response(application: Application, user: User | None) -> Resp
         f'attachment; filename="{subject_access.filename(application)}"'
     )
     response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def pdf_response(content: bytes, download_name: str) -> Response:
+    """A stored PDF as a download. Always under a name the server makes: an uploader's name
+    ("Antrag.pdf.exe", control characters) never reaches a reader's download folder."""
+    response = send_file(
+        io.BytesIO(content),
+        as_attachment=True,
+        download_name=download_name,
+        mimetype="application/pdf",
+    )
+    response.headers["X-Content-Type-Options"] = "nosniff"
     return response
