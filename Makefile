@@ -85,7 +85,7 @@ test: install browser-deps
 	@if [ "$(PYTEST_WORKERS)" = "0" ]; then \
 		set -x; $(BIN)/pytest $(PYTEST_ARGS); \
 	else \
-		set -x; $(BIN)/pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS); \
+		set -x; $(BIN)/pytest -n $(PYTEST_WORKERS) --dist worksteal $(PYTEST_ARGS); \
 	fi
 
 lint: install

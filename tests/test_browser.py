@@ -7,7 +7,8 @@ is the npm package pinned in package-lock.json (``make test`` runs ``npm ci``); 
 page check skips, except in CI, where that is an error too.
 
 Screenshots of every page at 390 and 1280 px go to ``SCREENSHOT_DIR`` (default
-``screenshots/browser`` in the project, not committed) for people to look at.
+``screenshots/browser`` in the project, not committed) for people to look at; in CI
+(``CI=true``) only when ``SCREENSHOT_DIR`` is set, as nobody looks at them there.
 """
 
 from __future__ import annotations
@@ -220,6 +221,10 @@ def test_a_person_submits_the_form_with_keyboard_only(live_server, browser, tmp_
 
 WIDTHS = (320, 390, 1280)
 SCREENSHOT_WIDTHS = (390, 1280)
+TAKE_SCREENSHOTS = os.environ.get("CI") != "true" or bool(os.environ.get("SCREENSHOT_DIR"))
+# axe's rules do not depend on 70 px of width (names, contrast, structure): it runs at the
+# narrowest phone width and at the desktop; overflow and the value widths are measured at all.
+AXE_WIDTHS = (320, 1280)
 AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 # WCAG 1.4.10: content reflows at 320 CSS px. A value of a label/value list must keep at
 # least this share of a 320 px window (the old grid left it 12–16 px).
@@ -291,6 +296,14 @@ class PageSurvey:
         )
         (self.folder / f"{name}-{width}.png").write_bytes(base64.b64decode(shot["data"]))
 
+    def _axe(self, name: str, width: int) -> None:
+        self.driver.execute_script(self.axe_source)
+        for violation in self.driver.execute_async_script(_RUN_AXE, AXE_TAGS):
+            self.findings.append(
+                f"{name} @{width}: axe {violation['id']} ({violation['impact']}): "
+                f"{violation['help']} – {json.dumps(violation['nodes'], ensure_ascii=False)}"
+            )
+
     def check(self, name: str) -> None:
         self.seen.append(name)
         for width in self.widths:
@@ -307,13 +320,9 @@ class PageSurvey:
                         f"{name} @{width}: summary value {value['text']!r} only "
                         f"{value['width']:.0f} px wide"
                     )
-            self.driver.execute_script(self.axe_source)
-            for violation in self.driver.execute_async_script(_RUN_AXE, AXE_TAGS):
-                self.findings.append(
-                    f"{name} @{width}: axe {violation['id']} ({violation['impact']}): "
-                    f"{violation['help']} – {json.dumps(violation['nodes'], ensure_ascii=False)}"
-                )
-            if width in SCREENSHOT_WIDTHS:
+            if width in AXE_WIDTHS:
+                self._axe(name, width)
+            if TAKE_SCREENSHOTS and width in SCREENSHOT_WIDTHS:
                 self._screenshot(name, width)
         self._width(1280)
 
@@ -336,8 +345,9 @@ def _submit_button(driver, selector: str, arrived: Callable) -> None:
 def test_every_kind_of_page_reflows_and_passes_axe(
     live_server, js_browser, axe_source, make_user, widths
 ):
-    """Landing to review case at 320, 390 and 1280 px: no axe violation of WCAG 2.1 A/AA,
-    never wider than the window, summary-list values at least 40 % of a 320 px window."""
+    """Landing to review case at 320, 390 and 1280 px: never wider than the window,
+    summary-list values at least 40 % of a 320 px window, and no axe violation of WCAG 2.1
+    A/AA (at 320 and 1280 px)."""
     driver, base = js_browser, live_server
     survey = PageSurvey(driver, axe_source, SCREENSHOT_DIR, widths)
 
