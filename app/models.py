@@ -205,6 +205,43 @@ MONEY_FIELDS = (
     "requested_grant",
 )
 DECLARATIONS = ("decl_not_started", "decl_subsidy_facts", "decl_privacy", "decl_truthful")
+# The application's single-value data fields (DESIGN.md's names) by section, in form order:
+# the form validates them (app.intake.forms), versions compare them (app.cases.information).
+# The yearly cost plan and the personnel positions are tables of rows besides these.
+APPLICATION_SECTIONS: dict[str, tuple[str, ...]] = {
+    "applicant": (
+        "org_name",
+        "legal_form",
+        "street",
+        "postcode",
+        "city",
+        "contact_name",
+        "contact_email",
+        "contact_phone",
+        "vat_deductible",
+        "signatory_name",
+        "signatory_function",
+        "register_court",
+        "register_number",
+        "site_in_lower_saxony",
+    ),
+    "project": (
+        "title",
+        "summary",
+        "description",
+        "target_groups",
+        "project_type",
+        "priorities",
+        "districts",
+        "regional_reference",
+        "strategy_contribution",
+        "partners",
+        "start_date",
+        "end_date",
+    ),
+    "finances": (*MONEY_FIELDS, "de_minimis_undertaking", "de_minimis_received"),
+    "declarations": DECLARATIONS,
+}
 # Legal forms entered in a public register (Handels-, Genossenschafts-, Vereinsregister):
 # the form asks for the register court and number.
 LEGAL_FORMS_WITH_REGISTER = ("gmbh", "ggmbh", "ag", "eg", "ev")

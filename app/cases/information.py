@@ -23,9 +23,8 @@ from app.jobs import job, outbox
 from app.mail import compose
 from app.mail.compose import APPLICANT, STAFF, Email
 from app.models import (
-    DECLARATIONS,
+    APPLICATION_SECTIONS,
     INFO_REQUESTED,
-    MONEY_FIELDS,
     Application,
     ApplicationVersion,
     InformationRequest,
@@ -40,40 +39,16 @@ REMINDER_HOUR = 8
 APPLICANT_REMINDER_EMAILS = (Email(compose.REQUEST_REMINDER, APPLICANT),)
 STAFF_REMINDER_EMAILS = (Email(compose.REQUEST_DUE, STAFF),)
 
-# The data fields of an application in the order the staff page lists changes.
+# The data fields of an application in the order the staff page lists changes: the form's
+# sections (the finances with their two tables of rows), the language and the attachment.
+_S = APPLICATION_SECTIONS
 VERSIONED_FIELDS = (
-    "org_name",
-    "legal_form",
-    "street",
-    "postcode",
-    "city",
-    "contact_name",
-    "contact_email",
-    "contact_phone",
-    "vat_deductible",
-    "signatory_name",
-    "signatory_function",
-    "register_court",
-    "register_number",
-    "site_in_lower_saxony",
-    "title",
-    "summary",
-    "description",
-    "target_groups",
-    "project_type",
-    "priorities",
-    "districts",
-    "regional_reference",
-    "strategy_contribution",
-    "partners",
-    "start_date",
-    "end_date",
-    *MONEY_FIELDS,
+    *_S["applicant"],
+    *_S["project"],
+    *_S["finances"],
     "cost_plan",
     "personnel_positions",
-    "de_minimis_undertaking",
-    "de_minimis_received",
-    *DECLARATIONS,
+    *_S["declarations"],
     "language",
     "attachment",
 )

@@ -37,7 +37,11 @@ from wtforms.validators import (
 from app import formatting, funding
 from app.formatting import localized
 from app.labels import DECLARATION_TEXTS, LEGAL_FORM_LABELS
-from app.models import DECLARATIONS, LEGAL_FORMS_WITH_REGISTER, MONEY_FIELDS, FundingRound
+from app.models import (
+    APPLICATION_SECTIONS,
+    LEGAL_FORMS_WITH_REGISTER,
+    FundingRound,
+)
 from app.web.fields import (
     GermanDateField,
     MoneyField,
@@ -332,40 +336,7 @@ class ApplicationForm(FormTokens):
     # signed reference to an attachment uploaded in an earlier step of this form
     attachment_remove = BooleanField(_l("Hochgeladene Datei entfernen"))
 
-    SECTIONS: ClassVar[dict[str, tuple[str, ...]]] = {
-        "applicant": (
-            "org_name",
-            "legal_form",
-            "street",
-            "postcode",
-            "city",
-            "contact_name",
-            "contact_email",
-            "contact_phone",
-            "vat_deductible",
-            "signatory_name",
-            "signatory_function",
-            "register_court",
-            "register_number",
-            "site_in_lower_saxony",
-        ),
-        "project": (
-            "title",
-            "summary",
-            "description",
-            "target_groups",
-            "project_type",
-            "priorities",
-            "districts",
-            "regional_reference",
-            "strategy_contribution",
-            "partners",
-            "start_date",
-            "end_date",
-        ),
-        "finances": (*MONEY_FIELDS, "de_minimis_undertaking", "de_minimis_received"),
-        "declarations": DECLARATIONS,
-    }
+    SECTIONS: ClassVar[dict[str, tuple[str, ...]]] = APPLICATION_SECTIONS
 
     def configure_for(self, funding_round: FundingRound) -> None:
         """Set the round's choices; the project type is required only where a round has types."""
