@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 
 from app import clock
 from app.cases import uploads
@@ -110,7 +110,7 @@ def _keep_attachment(draft: Draft, attachment: uploads.PendingUpload) -> None:
 
 
 def _drop_attachment(draft: Draft) -> None:
-    uploads.delete_file(draft.attachment_name)
+    uploads.delete_files([draft.attachment_name])
     draft.attachment_name = draft.attachment_original_name = draft.attachment_size = None
     draft.attachment_source = None
 
@@ -146,10 +146,10 @@ def discard(token_hash: str) -> None:
 def prune(*, dry_run: bool = False) -> int:
     """Delete expired drafts and their files (the caller commits); returns how many.
     ``dry_run`` only counts."""
-    expired = db.session.scalars(select(Draft).where(Draft.expires_at <= clock.now())).all()
+    expired = Draft.expires_at <= clock.now()
     if dry_run:
-        return len(expired)
-    for draft in expired:
-        uploads.delete_file(draft.attachment_name)
-    db.session.execute(delete(Draft).where(Draft.id.in_([d.id for d in expired])))
-    return len(expired)
+        return db.session.scalar(select(func.count(Draft.id)).where(expired))
+    uploads.delete_files(select(Draft.attachment_name).where(expired))
+    return db.session.execute(
+        delete(Draft).where(expired).execution_options(synchronize_session=False)
+    ).rowcount

@@ -335,7 +335,7 @@ def anonymise(
         .values(recipient="")
     )
     db.session.execute(update(Review).where(Review.application_id == case_id).values(comment=None))
-    uploads.delete_file(attachment)
+    uploads.delete_files([attachment])
     db.session.execute(update(Event).where(Event.application_id == case_id).values(comment=None))
     # the conversation: earlier versions, requests, received emails and their PDFs
     db.session.execute(
@@ -348,10 +348,9 @@ def anonymise(
     )
     db.session.execute(delete(InboundMail).where(InboundMail.application_id == case_id))
     event_ids = select(Event.id).where(Event.application_id == case_id)
-    for name in db.session.scalars(
+    uploads.delete_files(
         select(EventAttachment.name).where(EventAttachment.event_id.in_(event_ids))
-    ).all():
-        uploads.delete_file(name)
+    )
     db.session.execute(delete(EventAttachment).where(EventAttachment.event_id.in_(event_ids)))
     check_ids = select(EligibilityCheck.id).where(EligibilityCheck.application_id == case_id)
     db.session.execute(

@@ -212,7 +212,7 @@ def submit_amendment(
             application.attachment_original_name = attachment.original_name
             application.attachment_size = attachment.size
             # the versions keep the replaced file's name and size; the file goes
-            uploads.delete_file(replaced)
+            uploads.delete_files([replaced])
         application.version += 1
         db.session.flush()
         information.record_version(application, actor_label="applicant")

@@ -15,6 +15,7 @@ import datetime as dt
 import os
 import secrets
 import warnings
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import IO
 
@@ -22,7 +23,7 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from pypdf import PdfReader
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import Select, delete, func, select, update
 from werkzeug.datastructures import FileStorage
 
 from app import clock
@@ -198,15 +199,19 @@ def content_of(name: str) -> bytes | None:
     )
 
 
-def delete_file(name: str | None) -> None:
-    """Delete a submitted attachment in the caller's transaction: it goes with the case's
-    data, or stays with it if that transaction rolls back (retention, erasure)."""
-    if name:
-        db.session.execute(
-            delete(StoredFile)
-            .where(StoredFile.name == name, StoredFile.pending.is_(False))
-            .execution_options(synchronize_session=False)
-        )
+def delete_files(names: Iterable[str | None] | Select) -> None:
+    """Delete submitted files (names, or a SELECT of names) in the caller's transaction, in
+    one statement: they go with the case's data, or stay with it if that transaction rolls
+    back (retention, erasure, a replaced attachment, an expired draft)."""
+    if not isinstance(names, Select):
+        names = [name for name in names if name]
+        if not names:
+            return
+    db.session.execute(
+        delete(StoredFile)
+        .where(StoredFile.name.in_(names), StoredFile.pending.is_(False))
+        .execution_options(synchronize_session=False)
+    )
 
 
 def prune_pending(max_age_seconds: int, *, dry_run: bool = False) -> int:
