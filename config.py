@@ -203,6 +203,16 @@ class Config:
         self.SUBMIT_LIMIT_PER_EMAIL = env_str("SUBMIT_LIMIT_PER_EMAIL", "3 per day")
         self.UPLOAD_LIMIT_PER_ADDRESS = env_str("UPLOAD_LIMIT_PER_ADDRESS", "30 per hour")
         self.PENDING_UPLOADS_MAX = env_int("PENDING_UPLOADS_MAX", 1000)
+        # The conversation (issue 11): drafts saved and messages posted per client address, and
+        # lost status links asked for per client address and per reference.
+        self.DRAFT_RATELIMIT = env_str("DRAFT_RATELIMIT", "10 per hour")
+        self.APPLICANT_MESSAGE_RATELIMIT = env_str("APPLICANT_MESSAGE_RATELIMIT", "20 per hour")
+        self.STATUS_LINK_RATELIMIT_PER_ADDRESS = env_str(
+            "STATUS_LINK_RATELIMIT_PER_ADDRESS", "5 per hour"
+        )
+        self.STATUS_LINK_RATELIMIT_PER_REFERENCE = env_str(
+            "STATUS_LINK_RATELIMIT_PER_REFERENCE", "3 per hour"
+        )
         # Number of reverse proxies in front of the app whose X-Forwarded-For/-Proto to trust
         # (0: none). Behind one proxy set 1, or every login seems to come from the proxy.
         self.PROXY_FIX_X_FOR = env_int("PROXY_FIX_X_FOR", 0)

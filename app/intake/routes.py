@@ -50,9 +50,10 @@ bp = Blueprint("intake", __name__)
 
 _STARTED_SALT = "form-started"
 
-# Asking for a lost status link: few honest people need it more than a couple of times.
-DEFAULT_STATUS_LINK_LIMIT_PER_ADDRESS = "5 per hour"
-DEFAULT_STATUS_LINK_LIMIT_PER_REFERENCE = "3 per hour"
+
+def _setting(name: str):
+    """A limit from the settings (config.py), read when a request is counted."""
+    return lambda: current_app.config[name]
 
 
 def _started_serializer() -> URLSafeTimedSerializer:
@@ -107,7 +108,9 @@ def _closed():
 
 
 @bp.route("/antrag", methods=["GET", "POST"])
-@limiter.limit(lambda: _draft_limit(), methods=["POST"], exempt_when=lambda: _not_saving_a_draft())
+@limiter.limit(
+    _setting("DRAFT_RATELIMIT"), methods=["POST"], exempt_when=lambda: _not_saving_a_draft()
+)
 def application_form():
     funding_round = rounds.open_round()
     if funding_round is None:
@@ -258,13 +261,6 @@ def resume_draft(token: str):
     return _render_form(form, funding_round, pending=pending)
 
 
-DEFAULT_DRAFT_LIMIT = "10 per hour"
-
-
-def _draft_limit() -> str:
-    return current_app.config.get("DRAFT_RATELIMIT", DEFAULT_DRAFT_LIMIT)
-
-
 def _not_saving_a_draft() -> bool:
     return request.form.get("action") != "save_draft"
 
@@ -387,15 +383,8 @@ def data_export(token: str):
     return subject_access_response(application, None)
 
 
-DEFAULT_MESSAGE_LIMIT = "20 per hour"
-
-
-def _message_limit() -> str:
-    return current_app.config.get("APPLICANT_MESSAGE_RATELIMIT", DEFAULT_MESSAGE_LIMIT)
-
-
 @bp.post("/status/<token>/nachricht")
-@limiter.limit(_message_limit)
+@limiter.limit(_setting("APPLICANT_MESSAGE_RATELIMIT"))
 def post_message(token: str):
     """The applicant writes to the staff; the message goes on the timeline and by email."""
     application = _application_or_404(token)
@@ -480,18 +469,6 @@ def withdraw(token: str):
     return render_template("intake/withdraw.html", application=application, form=form, token=token)
 
 
-def _status_link_address_limit() -> str:
-    return current_app.config.get(
-        "STATUS_LINK_RATELIMIT_PER_ADDRESS", DEFAULT_STATUS_LINK_LIMIT_PER_ADDRESS
-    )
-
-
-def _status_link_reference_limit() -> str:
-    return current_app.config.get(
-        "STATUS_LINK_RATELIMIT_PER_REFERENCE", DEFAULT_STATUS_LINK_LIMIT_PER_REFERENCE
-    )
-
-
 def _reference_key() -> str:
     # Keyed on the reference too, so one case cannot be flooded with new links from many
     # addresses (each new link replaces the last).
@@ -499,8 +476,11 @@ def _reference_key() -> str:
 
 
 @bp.route("/statuslink-anfordern", methods=["GET", "POST"])
-@limiter.limit(_status_link_address_limit, methods=["POST"])
-@limiter.limit(_status_link_reference_limit, key_func=_reference_key, methods=["POST"])
+# Asking for a lost status link: few honest people need it more than a couple of times.
+@limiter.limit(_setting("STATUS_LINK_RATELIMIT_PER_ADDRESS"), methods=["POST"])
+@limiter.limit(
+    _setting("STATUS_LINK_RATELIMIT_PER_REFERENCE"), key_func=_reference_key, methods=["POST"]
+)
 def request_status_link():
     """Lost status link: the page answers the same whether or not the pair exists."""
     g.no_store = True
