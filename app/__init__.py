@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import click
 from flask import Flask, g, has_request_context, render_template, request, session
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import event
@@ -12,7 +13,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from app import accounts, cli, extensions, legacy
 from app.admin.routes import bp as admin_bp
 from app.auth.routes import bp as auth_bp
-from app.extensions import babel, csrf, db, limiter, login_manager, migrate
+from app.extensions import babel, csrf, db, limiter, login_manager
 from app.inbox.routes import bp as inbox_bp
 from app.intake.routes import bp as intake_bp
 from app.jobs import outbox
@@ -57,7 +58,8 @@ def select_locale() -> str | None:
 
 def register_extensions(app: Flask) -> None:
     db.init_app(app)
-    migrate.init_app(app, db, directory=str(app.root_path + "/../migrations"))
+    if click.get_current_context(silent=True) is not None:
+        register_migrations(app)  # the app is being built for a ``flask …`` command
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale)
     # by module: the name ``mail`` in this package is the app.mail subpackage
@@ -69,6 +71,17 @@ def register_extensions(app: Flask) -> None:
         if db.engine.dialect.name == "sqlite":
             _configure_sqlite(app)
     login_manager.user_loader(accounts.load_user)
+
+
+def register_migrations(app: Flask) -> None:
+    """Flask-Migrate's ``flask db …`` commands (the release step runs ``flask db upgrade``).
+
+    Registered only when the app is built for the command line (or by a caller that runs
+    migrations in code, as the migration tests do): Flask-Migrate imports Alembic, about
+    11 MiB that no web or worker process needs, since they never migrate."""
+    from flask_migrate import Migrate
+
+    Migrate(app, db, directory=str(app.root_path + "/../migrations"))
 
 
 def _configure_sqlite(app: Flask) -> None:

@@ -16,16 +16,18 @@ from flask import Flask
 from flask_migrate import downgrade, upgrade
 from sqlalchemy import Engine, inspect
 
-from app import create_app
+from app import create_app, register_migrations
 from app.extensions import db
 from app.models import SEARCH_OBJECTS
 from config import TestingConfig
 
 
 def _app_for(uri: str) -> Flask:
-    return create_app(
+    app = create_app(
         TestingConfig(), SQLALCHEMY_DATABASE_URI=uri, RATELIMIT_STORAGE_URI="memory://"
     )
+    register_migrations(app)
+    return app
 
 
 @pytest.fixture

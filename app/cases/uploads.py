@@ -22,7 +22,6 @@ from typing import IO
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 from itsdangerous import BadSignature, URLSafeTimedSerializer
-from pypdf import PdfReader
 from sqlalchemy import Select, delete, func, select, update
 from werkzeug.datastructures import FileStorage
 
@@ -82,6 +81,10 @@ def check_pdf(stream: IO[bytes]) -> None:
     Reviewers open these files; a PDF that only pretends to be one, or that nobody can
     read without a password, is of no use to them and may be something else entirely.
     """
+    # Imported here: pypdf weighs ~7 MiB, and only the few requests that carry a PDF (and the
+    # reply listener) need it, not every web and worker process.
+    from pypdf import PdfReader
+
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # pypdf warns about repairable flaws
