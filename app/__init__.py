@@ -21,7 +21,7 @@ from app.legal.routes import bp as legal_bp
 from app.ops.routes import bp as ops_bp
 from app.review.routes import bp as review_bp
 from app.staff.routes import bp as staff_bp
-from app.web import templating
+from app.web import templating, transactions
 from config import Config, config_from_env, refuse_unsafe_production
 
 
@@ -70,6 +70,7 @@ def register_extensions(app: Flask) -> None:
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
             _configure_sqlite(app)
+    transactions.init_app(app)
     login_manager.user_loader(accounts.load_user)
 
 
@@ -102,8 +103,9 @@ def _configure_sqlite(app: Flask) -> None:
     @event.listens_for(db.engine, "begin")
     def _on_begin(conn):  # pragma: no cover - exercised via SQLite
         # BEGIN IMMEDIATE takes the write lock up front, so two writers queue on
-        # busy_timeout instead of one failing with "database is locked" at commit.
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # busy_timeout instead of one failing with "database is locked" at commit; a
+        # request that only reads does not queue (app.web.transactions).
+        transactions.begin_sqlite(conn)
 
 
 def register_blueprints(app: Flask) -> None:

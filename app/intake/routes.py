@@ -42,7 +42,7 @@ from app.cases.workflow import TransitionError, apply_transition
 from app.extensions import db, limiter
 from app.intake.forms import ApplicationForm, FormTokens, MessageForm, StatusLinkForm
 from app.models import INFO_REQUESTED
-from app.web import limits, rounds
+from app.web import limits, rounds, transactions
 from app.web.downloads import subject_access_response
 from app.web.security import safe_next
 
@@ -112,6 +112,8 @@ def _closed():
     _setting("DRAFT_RATELIMIT"), methods=["POST"], exempt_when=lambda: _not_saving_a_draft()
 )
 def application_form():
+    if request.method == "POST" and _only_checks():
+        transactions.reads_only()
     funding_round = rounds.open_round()
     if funding_round is None:
         return _closed()
@@ -245,6 +247,7 @@ def _save_draft(form: ApplicationForm, funding_round, pending):
 @bp.get("/antrag/entwurf/<token>")
 def resume_draft(token: str):
     """The resume link: the form comes back exactly as it was saved."""
+    transactions.writes()  # a GET (the link in an email) that copies the draft's PDF
     funding_round = rounds.open_round()
     draft = drafts.find(token)
     if draft is None or funding_round is None or draft.round_id != funding_round.id:
@@ -259,6 +262,14 @@ def resume_draft(token: str):
     form.attachment_ref.data = uploads.sign(pending) if pending else ""
     session["draft"] = draft.token_hash
     return _render_form(form, funding_round, pending=pending)
+
+
+def _only_checks() -> bool:
+    """A POST that shows the check page or the form again and brings no new file: it only
+    reads (a new file is stored as a pending upload)."""
+    return request.form.get("action", "check") in ("check", "edit") and not request.files.get(
+        "attachment"
+    )
 
 
 def _not_saving_a_draft() -> bool:
