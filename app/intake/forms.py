@@ -158,19 +158,13 @@ COST_PLAN_ROWS = 5  # a 36-month project touches at most four calendar years; on
 POSITION_ROWS = 4
 
 
-class FormTokens(FlaskForm):
-    """What a blank form carries per request besides its fields: the CSRF token, the signed
-    start time, the honeypot and the reference of an upload. A GET of the form page renders
-    only these; the fields come from a cache (app.intake.routes._blank_fields)."""
+class ApplicationForm(FlaskForm):
+    """One form for entry, the check page (hidden re-post) and the final submit."""
 
     attachment_ref = HiddenField()
     # bot protection: a field people never see, and a signed start time
     website = StringField(_l("Bitte dieses Feld leer lassen"))
     started = HiddenField()
-
-
-class ApplicationForm(FormTokens):
-    """One form for entry, the check page (hidden re-post) and the final submit."""
 
     # applicant
     org_name = _text(_l("Name der Organisation"), 200)

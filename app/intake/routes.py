@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import secrets
 
 from flask import (
@@ -18,12 +17,14 @@ from flask import (
     session,
     url_for,
 )
-from flask_babel import get_locale
+from flask_babel import get_locale, refresh
 from flask_babel import gettext as _
 from flask_limiter.util import get_remote_address
+from flask_login import current_user
 from flask_wtf import FlaskForm
+from flask_wtf.csrf import generate_csrf
 from itsdangerous import BadSignature, URLSafeTimedSerializer
-from markupsafe import Markup
+from sqlalchemy import bindparam, select
 from werkzeug.datastructures import MultiDict
 
 from app import clock
@@ -40,8 +41,8 @@ from app.cases.submission import (
 )
 from app.cases.workflow import TransitionError, apply_transition
 from app.extensions import db, limiter
-from app.intake.forms import ApplicationForm, FormTokens, MessageForm, StatusLinkForm
-from app.models import INFO_REQUESTED
+from app.intake.forms import ApplicationForm, MessageForm, StatusLinkForm
+from app.models import INFO_REQUESTED, FundingRound
 from app.web import limits, rounds, transactions
 from app.web.downloads import subject_access_response
 from app.web.security import safe_next
@@ -100,6 +101,7 @@ def set_language():
     form = FlaskForm()
     if form.validate_on_submit() and request.form.get("lang") in ("de", "en"):
         session["lang"] = request.form["lang"]
+        refresh()  # Flask-Babel: drop the locale chosen before the switch
     return redirect(safe_next(request.form.get("next")) or url_for("intake.landing"))
 
 
@@ -114,16 +116,20 @@ def _closed():
 def application_form():
     if request.method == "POST" and _only_checks():
         transactions.reads_only()
+    if request.method == "GET" and _blank_page_fits():
+        page = _blank_page(str(session.get("lang") or "de"))
+        if page is not None:
+            g.no_store = True
+            return page
     funding_round = rounds.open_round()
     if funding_round is None:
         return _closed()
     g.no_store = True
     if request.method == "GET":
-        # the fields come from the cache; only the tokens are made per request
-        tokens = FormTokens()
-        tokens.started.data = _new_started_token()
-        fields_html = _blank_fields(funding_round, str(session.get("lang") or "de"))
-        return _render_form(tokens, funding_round, fields_html=fields_html)
+        language = str(session.get("lang") or "de")
+        form = _blank_form(funding_round, language)
+        form.started.data = _new_started_token()
+        return _render_form(form, funding_round)
     form = ApplicationForm()
     form.configure_for(funding_round)
 
@@ -299,47 +305,87 @@ def _take_attachment(form: ApplicationForm) -> tuple[uploads.PendingUpload | Non
     return pending, error
 
 
-def _render_form(form: ApplicationForm, funding_round, pending=None, fields_html=None):
+def _render_form(form: ApplicationForm, funding_round, pending=None):
     return render_template(
-        "intake/form.html",
-        form=form,
-        funding_round=funding_round,
-        pending=pending,
-        fields_html=fields_html,
+        "intake/form.html", form=form, funding_round=funding_round, pending=pending
     )
 
 
-# Rendered blank forms, per round (and its data), page language and preselected email
-# language. Rendering the ~100 choice inputs through WTForms' widgets was most of the form
-# page's time (docs/performance.md); a blank form differs only in its tokens, which form.html
-# renders outside this fragment. A handful of entries per process.
-_BLANK_FIELDS: dict[tuple, Markup] = {}
+# The blank form page, rendered once per round (and its data), page language and preselected
+# email language, and reused: rendering the ~100 choice inputs through WTForms' widgets and
+# the page around them (about 60 translated strings) was nearly all of the page's time
+# (docs/performance.md, target 1). What differs between two visitors are the two tokens, the
+# CSRF token and the signed start time: the cached page holds a placeholder for each, filled
+# in per request. A handful of entries per process.
+_BLANK_PAGES: dict[tuple, str] = {}
+_CSRF_PLACEHOLDER = "csrf-" + secrets.token_hex(16)
+_STARTED_PLACEHOLDER = "started-" + secrets.token_hex(16)
 
 
-def _blank_fields(funding_round, language: str) -> Markup:
-    """The blank form's fields for the round, page language and preselected email language."""
-    data = json.dumps(funding_round.data, sort_keys=True, default=str)
-    key = (
-        funding_round.id,
-        funding_round.code,
-        hashlib.sha256(data.encode()).hexdigest(),
-        str(get_locale()),
-        language,
+def _blank_page_fits() -> bool:
+    """Whether this request sees exactly the shared blank page: nobody logged in (the header
+    shows their links), no message waiting to be flashed, no query string (the language
+    switch sends the visitor back to the same address, query included)."""
+    return (
+        not current_user.is_authenticated and "_flashes" not in session and not request.query_string
     )
-    html = _BLANK_FIELDS.get(key)
-    if html is None:
-        form = ApplicationForm()
-        form.configure_for(funding_round)
-        form.language.data = language
-        html = Markup(  # noqa: S704 - our own autoescaped template's output
-            render_template(
-                "intake/_form_fields.html", form=form, funding_round=funding_round, pending=None
-            )
-        )
-        if len(_BLANK_FIELDS) > 64:  # rounds or their data changed many times: start afresh
-            _BLANK_FIELDS.clear()
-        _BLANK_FIELDS[key] = html
-    return html
+
+
+_ROUND_VERSION = select(
+    *(c for c in FundingRound.__table__.columns if c.key != "committed_cents")
+).where(FundingRound.__table__.c.code == bindparam("code"))
+
+
+def _round_version() -> tuple[bool, str] | None:
+    """Whether the configured round is open today, and a hash of everything of it a form
+    page shows (any change of the round, such as its data file reloaded, makes a new page;
+    the committed budget is left out, the form does not show it). One Core query: the ORM
+    row is loaded only when the page is rendered."""
+    with db.engine.connect() as connection:
+        row = connection.execute(_ROUND_VERSION, {"code": current_app.config["PROGRAMME"]}).first()
+    if row is None:
+        return None
+    today = clock.today()
+    return (
+        row.applications_open <= today <= row.applications_close,
+        hashlib.sha256(repr(tuple(row)).encode()).hexdigest(),
+    )
+
+
+def _blank_form(funding_round, language: str) -> ApplicationForm:
+    form = ApplicationForm()
+    form.configure_for(funding_round)
+    form.language.data = language
+    return form
+
+
+def _blank_page(language: str) -> str | None:
+    """The shared blank page with this visitor's tokens; None if no round is open (the
+    caller answers that as for everyone)."""
+    version = _round_version()
+    if version is None or not version[0]:
+        return None
+    key = (version[1], str(get_locale()), language)
+    page = _BLANK_PAGES.get(key)
+    if page is None:
+        funding_round = rounds.open_round()
+        if funding_round is None:  # closed in between
+            return None
+        # What Flask-WTF's generate_csrf() returns for the rest of this request, to the form's
+        # hidden field (set when the form is built) and the page's csrf_token() alike.
+        g.csrf_token = _CSRF_PLACEHOLDER
+        try:
+            form = _blank_form(funding_round, language)
+            form.started.data = _STARTED_PLACEHOLDER
+            page = _render_form(form, funding_round)
+        finally:
+            g.pop("csrf_token")
+        if len(_BLANK_PAGES) > 64:  # rounds or their data changed many times: start afresh
+            _BLANK_PAGES.clear()
+        _BLANK_PAGES[key] = page
+    return page.replace(_CSRF_PLACEHOLDER, generate_csrf()).replace(
+        _STARTED_PLACEHOLDER, _new_started_token()
+    )
 
 
 @bp.get("/antrag/bestaetigung")
