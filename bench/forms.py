@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from html.parser import HTMLParser
+from html import unescape
 from typing import Any
 
 
@@ -82,21 +82,20 @@ def form_data(i: int = 0, **overrides: Any) -> dict[str, Any]:
     return data
 
 
-class _Hidden(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__()
-        self.fields: list[tuple[str, str]] = []
-
-    def handle_starttag(self, tag, attrs):
-        a = dict(attrs)
-        if tag == "input" and a.get("type") == "hidden" and a.get("name"):
-            self.fields.append((a["name"], a.get("value") or ""))
+_INPUT = re.compile(r"<input\b([^>]*)>")
+_ATTRIBUTE = re.compile(r'([\w-]+)="([^"]*)"')
 
 
 def hidden_fields(html: str) -> list[tuple[str, str]]:
-    parser = _Hidden()
-    parser.feed(html)
-    return parser.fields
+    """(name, value) of each hidden input, in page order. Regular expressions rather than an
+    HTML parser: the load runs on the server's two cores, and the client should take as
+    little of them as it can (our own templates always quote attribute values)."""
+    fields = []
+    for tag in _INPUT.finditer(html):
+        attributes = dict(_ATTRIBUTE.findall(tag.group(1)))
+        if attributes.get("type") == "hidden" and attributes.get("name"):
+            fields.append((attributes["name"], unescape(attributes.get("value", ""))))
+    return fields
 
 
 REFERENCE = re.compile(r"NON-\d{4}-\d{4}")

@@ -4,11 +4,13 @@ bare Flask + SQLAlchemy app, each behind gunicorn (2 sync workers) on SQLite in 
     .venv/bin/python bench/web.py --baseline /tmp/perf-baseline [--submissions 240]
 
 For each tree: the form page (sequential GETs, median and p95 as the client on 127.0.0.1
-sees them), complete submissions per second with 8 concurrent sessions (GET form, POST check
-page, POST submit, GET confirmation: the four requests of a person), then the RSS of each web
-worker after the load. The bare app: its form page and POST + insert per second with the
-same 8 sessions. Redis is real (the portal enqueues its outbox rows there); no worker runs.
-Rounds alternate between the trees so that a busy machine slows each alike.
+sees them, and the server time gunicorn logs for each of those requests, ``%(D)s``: from
+reading the request to the last byte of the response), complete submissions per second with
+8 concurrent sessions (GET form, POST check page, POST submit, GET confirmation: the four
+requests of a person), then the RSS of each web worker after the load. The bare app: its
+form page and POST + insert per second with the same 8 sessions. Redis is real (the portal
+enqueues its outbox rows there); no worker runs. Rounds alternate between the trees so that
+a busy machine slows each alike.
 """
 
 from __future__ import annotations
@@ -77,7 +79,9 @@ class Session:
         return match.group(0)
 
 
-def gunicorn(tree: Path, module: str, env: dict[str, str]) -> tuple[subprocess.Popen, int]:
+def gunicorn(
+    tree: Path, module: str, env: dict[str, str], access_log: Path
+) -> tuple[subprocess.Popen, int, Path]:
     port = services.free_port()
     process = subprocess.Popen(
         [
@@ -90,13 +94,26 @@ def gunicorn(tree: Path, module: str, env: dict[str, str]) -> tuple[subprocess.P
             f"127.0.0.1:{port}",
             "--log-level",
             "warning",
+            "--access-logfile",
+            str(access_log),
+            "--access-logformat",
+            "%(m)s %(U)s %(s)s %(D)s",
             module,
         ],
         env=env,
         cwd=tree,
     )
     services.wait_for_port(port, timeout=120)
-    return process, port
+    return process, port, access_log
+
+
+def server_times_ms(access_log: Path, offset: int, path: str) -> list[float]:
+    """The server time (ms) of each ``GET path`` logged after ``offset``."""
+    with access_log.open() as log:
+        log.seek(offset)
+        lines = log.read().splitlines()
+    prefix = f"GET {path} 200 "
+    return [int(line[len(prefix) :]) / 1000 for line in lines if line.startswith(prefix)]
 
 
 def worker_rss_mib(master: subprocess.Popen) -> list[float]:
@@ -208,18 +225,23 @@ def main() -> None:
         for n, (label, tree) in enumerate(trees.items()):
             env = portal_env(tree, f"sqlite:///{tmp / f'portal{n}.sqlite'}", redis.url)
             prepare(tree, env)
-            servers[label] = (*gunicorn(tree, "wsgi:app", env), "/antrag")
+            servers[label] = (*gunicorn(tree, "wsgi:app", env, tmp / f"access{n}.log"), "/antrag")
         bare_env = dict(os.environ, DATABASE_URL=f"sqlite:///{tmp / 'bare.sqlite'}")
         servers["bare Flask + SQLAlchemy"] = (
-            *gunicorn(ROOT / "bench", "bare_app:app", bare_env),
+            *gunicorn(ROOT / "bench", "bare_app:app", bare_env, tmp / "access-bare.log"),
             "/",
         )
         print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()}", flush=True)
         results: dict[str, dict[str, list[float]]] = {k: {} for k in servers}
         for rnd in range(args.rounds):
-            for label, (_process, port, path) in servers.items():
+            for label, (_process, port, log, path) in servers.items():
+                time.sleep(0.5)  # gunicorn flushes its access log
+                offset = log.stat().st_size
                 timings = form_page(port, path, args.gets)
                 results[label].setdefault("form", []).extend(timings)
+                time.sleep(0.5)
+                server = server_times_ms(log, offset, path)
+                results[label].setdefault("server", []).extend(server)
                 if path == "/":
                     rate = concurrently(port, args.submissions * 4, bare_post)
                 else:
@@ -231,23 +253,28 @@ def main() -> None:
                 results[label].setdefault("rate", []).append(rate)
                 print(
                     f"round {rnd + 1} {label:26s} form median {statistics.median(timings):6.2f} ms"
-                    f"  rate {rate:7.1f}/s",
+                    f" (server {statistics.median(server):6.2f} ms)  rate {rate:7.1f}/s",
                     flush=True,
                 )
         print(f"load average after: {os.getloadavg()}")
-        print("\n| | form page GET median (p95) | rate | web worker RSS after load |")
-        print("|---|---:|---:|---:|")
-        for label, (process, _port, path) in servers.items():
+        print(
+            "\n| | form page GET median (p95), client | server time median (p95) | rate "
+            "| web worker RSS after load |"
+        )
+        print("|---|---:|---:|---:|---:|")
+        for label, (process, _port, _log, path) in servers.items():
             rss = worker_rss_mib(process)
             form = results[label]["form"]
             unit = "POST + insert/s" if path == "/" else "submissions/s (4 requests)"
             print(
                 f"| {label} | {statistics.median(form):.2f} ms ({pct(form, 95):.2f}) | "
+                f"{statistics.median(results[label]['server']):.2f} ms "
+                f"({pct(results[label]['server'], 95):.2f}) | "
                 f"{statistics.median(results[label]['rate']):.1f} {unit} | "
                 f"{max(rss):.0f} MiB (workers: {', '.join(f'{r:.0f}' for r in rss)}) |"
             )
     finally:
-        for process, _port, _path in servers.values():
+        for process, _port, _log, _path in servers.values():
             process.terminate()
             process.wait(30)
         redis.close()
