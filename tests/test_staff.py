@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import re
 
 import pytest
 from openpyxl import load_workbook
@@ -118,6 +119,52 @@ def test_pagination(app, staff):
     assert "NON-B000025" in second and "NON-B000000" not in second
     assert "Seite 2 von 2" in second
     assert 'rel="prev"' in second
+
+
+@pytest.mark.parametrize(
+    ("language", "more_than", "exact", "page"),
+    [
+        ("de", "Mehr als 1.000 Anträge gefunden.", "1030 Anträge gefunden.", "Seite"),
+        ("en", "More than 1,000 applications found.", "1030 applications found.", "Page"),
+    ],
+)
+def test_case_list_count_stops_at_the_cap(app, staff, language, more_than, exact, page):
+    """Beyond the cap the list says "more than …" and pages on without a last page; below
+    it, the exact count and "page 1 of 42" as ever. The cap costs no query."""
+    bulk_insert_cases(1_030, configured_round())
+    headers = {"Accept-Language": language}
+
+    def get(url):
+        with count_queries() as queries:
+            response = staff.get(url, headers=headers)
+        assert response.status_code == 200
+        html = response.get_data(as_text=True)
+        pager = re.search(r'<span aria-current="page">([^<]*)</span>', html)
+        return html, pager and pager.group(1), len(queries)
+
+    exact_page, pager, exact_queries = get("/staff/cases")
+    assert exact in exact_page and more_than not in exact_page
+    assert pager == f"{page} 1 {'von' if language == 'de' else 'of'} 42"
+
+    app.config["CASE_LIST_COUNT_CAP"] = 1_000
+    first, pager, capped_queries = get("/staff/cases?sort=reference&dir=asc")
+    assert capped_queries == exact_queries
+    assert more_than in first and exact not in first
+    assert pager == f"{page} 1"  # no last page is claimed
+    assert "NON-B000000" in first and 'rel="prev"' not in first
+    assert re.search(r'href="/staff/cases\?[^"]*\bpage=2\b[^"]*" rel="next"', first)
+    # page by page past the cap: page 41 is full, page 42 has the last five cases
+    page_41, pager, _ = get("/staff/cases?sort=reference&dir=asc&page=41")
+    assert pager == f"{page} 41" and more_than in page_41
+    assert "NON-B001024" in page_41 and 'rel="next"' in page_41
+    page_42, pager, _ = get("/staff/cases?sort=reference&dir=asc&page=42")
+    assert pager == f"{page} 42"
+    assert "NON-B001029" in page_42 and "NON-B001024" not in page_42
+    assert 'rel="prev"' in page_42 and 'rel="next"' not in page_42
+    # a filter below the cap counts exactly again
+    eligible, pager, _ = get("/staff/cases?eligibility=eligible")
+    assert more_than not in eligible and "258 " in eligible
+    assert pager.endswith(" 11")
 
 
 def test_exports_csv_and_xlsx(app, staff):
