@@ -13,6 +13,7 @@ from openpyxl import load_workbook
 from sqlalchemy import select
 
 from app.cases import exports
+from app.cases.queries import CaseFilter, case_query
 from app.extensions import db
 from app.models import Application, Event, Notification, ReviewRequest, StoredFile
 from app.programmes import configured_round
@@ -88,6 +89,23 @@ def test_case_list_search_follows_every_change_of_the_searched_columns(app, staf
     db.session.delete(b)
     db.session.commit()
     assert refs("zweiter") == []
+
+
+def test_case_list_search_can_use_the_trigram_indexes(app):
+    """On PostgreSQL the search is ``lower(col) LIKE …``, the expression of the trigram
+    indexes (ILIKE could not use them): with scans other than bitmap scans off (the test
+    table is nearly empty), the plan shows them."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("the trigram indexes are PostgreSQL's; SQLite searches its FTS5 table")
+    compiled = case_query(CaseFilter(q="träger 471")).compile(db.engine)
+    with db.engine.connect() as conn:
+        conn.exec_driver_sql("SET LOCAL enable_seqscan = off")
+        conn.exec_driver_sql("SET LOCAL enable_indexscan = off")
+        plan = "\n".join(
+            row[0] for row in conn.exec_driver_sql(f"EXPLAIN {compiled}", compiled.params)
+        )
+    for column in ("reference", "org_name", "title"):
+        assert f"ix_application_{column}_trgm" in plan, plan
 
 
 def test_case_list_queries_do_not_grow_with_cases(app, staff):
