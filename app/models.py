@@ -274,6 +274,9 @@ class Application(db.Model):
         ),
         Index("ix_application_round_state", "round_id", "state"),
         Index("ix_application_submitted_at", "submitted_at"),
+        # the case list filtered by state: newest first without a sort, and its count from
+        # the index alone (PostgreSQL: index-only scan)
+        Index("ix_application_state_submitted_at", "state", "submitted_at", "id"),
         # the case list's amount sort (with the id as tie-breaker, as the query orders)
         Index("ix_application_requested_grant", "requested_grant", "id"),
     )
