@@ -9,6 +9,7 @@ import io
 import re
 
 import pytest
+import sqlalchemy as sa
 from openpyxl import load_workbook
 from sqlalchemy import select
 
@@ -106,6 +107,14 @@ def test_case_list_search_can_use_the_trigram_indexes(app):
         )
     for column in ("reference", "org_name", "title"):
         assert f"ix_application_{column}_trgm" in plan, plan
+    # no pending list that a search would have to read through after many inserts
+    options = db.session.execute(
+        sa.text("SELECT relname, reloptions FROM pg_class WHERE relname LIKE 'ix_%trgm'")
+    ).all()
+    assert sorted(options) == [
+        (f"ix_application_{column}_trgm", ["fastupdate=off"])
+        for column in ("org_name", "reference", "title")
+    ]
 
 
 def test_case_list_queries_do_not_grow_with_cases(app, staff):
