@@ -60,6 +60,7 @@ def test_case_list_filters_search_and_sort(app, staff):
     assert refs(q="WERKSTATT") == [b.reference]  # title
     assert refs(q=a.reference.lower()) == [a.reference]  # reference
     assert refs(q="100%") == []  # LIKE wildcards are escaped
+    assert refs(q="Bet\x00a") == [b.reference]  # a NUL is dropped (FTS5 stopped at it)
     # amount ascending: b (28.000 €) before a (70.000 €)
     html = staff.get("/staff/cases?sort=amount&dir=asc").get_data(as_text=True)
     assert html.index(b.reference) < html.index(a.reference)

@@ -74,7 +74,8 @@ class CaseFilter:
     @classmethod
     def from_args(cls, args) -> CaseFilter:
         def pick(name: str, allowed=None) -> str | None:
-            value = (args.get(name) or "").strip()
+            # NUL is in no stored text; FTS5 would read it as the end of the query
+            value = (args.get(name) or "").replace("\x00", "").strip()
             if not value or (allowed is not None and value not in allowed):
                 return None
             return value[:100]
