@@ -116,6 +116,16 @@ def test_case_list_search_can_use_the_trigram_indexes(app):
         (f"ix_application_{column}_trgm", ["fastupdate=off"])
         for column in ("org_name", "reference", "title")
     ]
+    # and statistics fine enough to tell a rare term from a common one
+    targets = db.session.execute(
+        sa.text(
+            "SELECT attrelid::regclass::text, attstattarget FROM pg_attribute "
+            "WHERE attrelid::regclass::text LIKE 'ix_%trgm'"
+        )
+    ).all()
+    assert sorted(targets) == [
+        (f"ix_application_{column}_trgm", 1000) for column in ("org_name", "reference", "title")
+    ]
 
 
 def test_case_list_queries_do_not_grow_with_cases(app, staff):
