@@ -132,6 +132,9 @@ class Config:
         self.IMAP_FOLDER = env_str("IMAP_FOLDER", "INBOX")
         self.IMAP_POLL_SECONDS = env_int("IMAP_POLL_SECONDS", 60)
 
+        # The staff case list counts its matches up to this many; beyond, it says "more
+        # than …" and pages on without a last page (docs/workspace.md, app.paging).
+        self.CASE_LIST_COUNT_CAP = env_int("CASE_LIST_COUNT_CAP", 10_000)
         self.ATTACHMENT_MAX_BYTES = env_int("ATTACHMENT_MAX_BYTES", 10 * 1024 * 1024)
         # Larger than the attachment limit so an oversized PDF reaches the form validator
         # (a message beside the field) instead of a bare 413.

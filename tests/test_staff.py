@@ -6,12 +6,15 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import re
 
 import pytest
+import sqlalchemy as sa
 from openpyxl import load_workbook
 from sqlalchemy import select
 
 from app.cases import exports
+from app.cases.queries import CaseFilter, case_query
 from app.extensions import db
 from app.models import Application, Event, Notification, ReviewRequest, StoredFile
 from app.programmes import configured_round
@@ -57,6 +60,7 @@ def test_case_list_filters_search_and_sort(app, staff):
     assert refs(q="WERKSTATT") == [b.reference]  # title
     assert refs(q=a.reference.lower()) == [a.reference]  # reference
     assert refs(q="100%") == []  # LIKE wildcards are escaped
+    assert refs(q="Bet\x00a") == [b.reference]  # a NUL is dropped (FTS5 stopped at it)
     # amount ascending: b (28.000 €) before a (70.000 €)
     html = staff.get("/staff/cases?sort=amount&dir=asc").get_data(as_text=True)
     assert html.index(b.reference) < html.index(a.reference)
@@ -89,6 +93,41 @@ def test_case_list_search_follows_every_change_of_the_searched_columns(app, staf
     assert refs("zweiter") == []
 
 
+def test_case_list_search_can_use_the_trigram_indexes(app):
+    """On PostgreSQL the search is ``lower(col) LIKE …``, the expression of the trigram
+    indexes (ILIKE could not use them): with scans other than bitmap scans off (the test
+    table is nearly empty), the plan shows them."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("the trigram indexes are PostgreSQL's; SQLite searches its FTS5 table")
+    compiled = case_query(CaseFilter(q="träger 471")).compile(db.engine)
+    with db.engine.connect() as conn:
+        conn.exec_driver_sql("SET LOCAL enable_seqscan = off")
+        conn.exec_driver_sql("SET LOCAL enable_indexscan = off")
+        plan = "\n".join(
+            row[0] for row in conn.exec_driver_sql(f"EXPLAIN {compiled}", compiled.params)
+        )
+    for column in ("reference", "org_name", "title"):
+        assert f"ix_application_{column}_trgm" in plan, plan
+    # no pending list that a search would have to read through after many inserts
+    options = db.session.execute(
+        sa.text("SELECT relname, reloptions FROM pg_class WHERE relname LIKE 'ix_%trgm'")
+    ).all()
+    assert sorted(options) == [
+        (f"ix_application_{column}_trgm", ["fastupdate=off"])
+        for column in ("org_name", "reference", "title")
+    ]
+    # and statistics fine enough to tell a rare term from a common one
+    targets = db.session.execute(
+        sa.text(
+            "SELECT attrelid::regclass::text, attstattarget FROM pg_attribute "
+            "WHERE attrelid::regclass::text LIKE 'ix_%trgm'"
+        )
+    ).all()
+    assert sorted(targets) == [
+        (f"ix_application_{column}_trgm", 1000) for column in ("org_name", "reference", "title")
+    ]
+
+
 def test_case_list_queries_do_not_grow_with_cases(app, staff):
     rnd = configured_round()
     bulk_insert_cases(10, rnd)
@@ -118,6 +157,52 @@ def test_pagination(app, staff):
     assert "NON-B000025" in second and "NON-B000000" not in second
     assert "Seite 2 von 2" in second
     assert 'rel="prev"' in second
+
+
+@pytest.mark.parametrize(
+    ("language", "more_than", "exact", "page"),
+    [
+        ("de", "Mehr als 1.000 Anträge gefunden.", "1030 Anträge gefunden.", "Seite"),
+        ("en", "More than 1,000 applications found.", "1030 applications found.", "Page"),
+    ],
+)
+def test_case_list_count_stops_at_the_cap(app, staff, language, more_than, exact, page):
+    """Beyond the cap the list says "more than …" and pages on without a last page; below
+    it, the exact count and "page 1 of 42" as ever. The cap costs no query."""
+    bulk_insert_cases(1_030, configured_round())
+    headers = {"Accept-Language": language}
+
+    def get(url):
+        with count_queries() as queries:
+            response = staff.get(url, headers=headers)
+        assert response.status_code == 200
+        html = response.get_data(as_text=True)
+        pager = re.search(r'<span aria-current="page">([^<]*)</span>', html)
+        return html, pager and pager.group(1), len(queries)
+
+    exact_page, pager, exact_queries = get("/staff/cases")
+    assert exact in exact_page and more_than not in exact_page
+    assert pager == f"{page} 1 {'von' if language == 'de' else 'of'} 42"
+
+    app.config["CASE_LIST_COUNT_CAP"] = 1_000
+    first, pager, capped_queries = get("/staff/cases?sort=reference&dir=asc")
+    assert capped_queries == exact_queries
+    assert more_than in first and exact not in first
+    assert pager == f"{page} 1"  # no last page is claimed
+    assert "NON-B000000" in first and 'rel="prev"' not in first
+    assert re.search(r'href="/staff/cases\?[^"]*\bpage=2\b[^"]*" rel="next"', first)
+    # page by page past the cap: page 41 is full, page 42 has the last five cases
+    page_41, pager, _ = get("/staff/cases?sort=reference&dir=asc&page=41")
+    assert pager == f"{page} 41" and more_than in page_41
+    assert "NON-B001024" in page_41 and 'rel="next"' in page_41
+    page_42, pager, _ = get("/staff/cases?sort=reference&dir=asc&page=42")
+    assert pager == f"{page} 42"
+    assert "NON-B001029" in page_42 and "NON-B001024" not in page_42
+    assert 'rel="prev"' in page_42 and 'rel="next"' not in page_42
+    # a filter below the cap counts exactly again
+    eligible, pager, _ = get("/staff/cases?eligibility=eligible")
+    assert more_than not in eligible and "258 " in eligible
+    assert pager.endswith(" 11")
 
 
 def test_exports_csv_and_xlsx(app, staff):

@@ -15,6 +15,7 @@ from sqlalchemy import (
     bindparam,
     column,
     exists,
+    func,
     literal_column,
     or_,
     select,
@@ -73,7 +74,8 @@ class CaseFilter:
     @classmethod
     def from_args(cls, args) -> CaseFilter:
         def pick(name: str, allowed=None) -> str | None:
-            value = (args.get(name) or "").strip()
+            # NUL is in no stored text; FTS5 would read it as the end of the query
+            value = (args.get(name) or "").replace("\x00", "").strip()
             if not value or (allowed is not None and value not in allowed):
                 return None
             return value[:100]
@@ -141,8 +143,11 @@ def _search(q: str) -> ColumnElement[bool]:
     """Substring search in reference, organisation and title, case-insensitive.
 
     On SQLite a term of three or more characters is looked up in the FTS5 trigram table
-    (a phrase of trigrams is exactly a substring); on PostgreSQL the trigram GIN indexes
-    serve the plain ``lower(col) LIKE`` below. Shorter terms scan, as before.
+    (a phrase of trigrams is exactly a substring); on PostgreSQL the trigram GIN indexes on
+    ``lower(col)`` serve the ``lower(col) LIKE lower(pattern)`` below (``icontains`` would
+    render ILIKE there, which those indexes cannot serve). For a word that most cases
+    contain the planner walks the newest-first index instead and stops after a page.
+    Shorter terms scan, as before.
     """
     if len(q) >= 3 and db.engine.dialect.name == "sqlite":
         phrase = '"' + q.replace('"', '""') + '"'
@@ -152,7 +157,12 @@ def _search(q: str) -> ColumnElement[bool]:
             .where(literal_column(SEARCH_TABLE).op("MATCH")(bindparam(None, phrase, unique=True)))
         )
         return Application.id.in_(matches)
-    return or_(*(getattr(Application, c).icontains(q, autoescape=True) for c in SEARCH_COLUMNS))
+    # what ``icontains(q, autoescape=True)`` renders on SQLite, on both databases
+    escaped = q.replace("/", "//").replace("%", "/%").replace("_", "/_")
+    pattern = func.lower(bindparam(None, f"%{escaped}%", unique=True))
+    return or_(
+        *(func.lower(getattr(Application, c)).like(pattern, escape="/") for c in SEARCH_COLUMNS)
+    )
 
 
 def case_context(application: Application) -> dict:

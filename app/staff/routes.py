@@ -6,6 +6,7 @@ from flask import (
     Blueprint,
     Response,
     abort,
+    current_app,
     flash,
     g,
     redirect,
@@ -37,7 +38,7 @@ from app.jobs import outbox
 from app.labels import ACTION_LABELS, district_names, priority_names, project_type_names
 from app.mail import delivery
 from app.models import Application, FundingRound, Notification, User
-from app.paging import page_from
+from app.paging import page_from, paginate_capped
 from app.programmes import configured_round
 from app.staff.forms import (
     ErasureForm,
@@ -85,8 +86,12 @@ def index():
 @roles_required(*STAFF_ROLES)
 def cases():
     flt = CaseFilter.from_args(request.args)
-    page = db.paginate(
-        case_query(flt), page=page_from(request.args), per_page=PER_PAGE, error_out=False
+    page = paginate_capped(
+        db.session(),
+        case_query(flt),
+        page=page_from(request.args),
+        per_page=PER_PAGE,
+        cap=current_app.config["CASE_LIST_COUNT_CAP"],
     )
     rnd = db.session.get(FundingRound, flt.round_id) if flt.round_id else configured_round()
     args = {k: v for k, v in request.args.items() if k != "page"}
