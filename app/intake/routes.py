@@ -116,8 +116,9 @@ def _closed():
 def application_form():
     if request.method == "POST" and _only_checks():
         transactions.reads_only()
+    language = str(session.get("lang") or "de")  # preselected for the emails
     if request.method == "GET" and _blank_page_fits():
-        page = _blank_page(str(session.get("lang") or "de"))
+        page = _blank_page(language)
         if page is not None:
             g.no_store = True
             return page
@@ -126,7 +127,6 @@ def application_form():
         return _closed()
     g.no_store = True
     if request.method == "GET":
-        language = str(session.get("lang") or "de")
         form = _blank_form(funding_round, language)
         form.started.data = _new_started_token()
         return _render_form(form, funding_round)
