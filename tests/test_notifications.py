@@ -209,8 +209,12 @@ def test_delivery_through_real_worker_and_smtp(app, smtp):
 def test_claim_is_one_conditional_update(app):
     _application, _token = create_application()
     note = _notifications(kind="receipt")[0]
-    assert delivery.claim(note.id) is True
-    assert delivery.claim(note.id) is False  # a second worker gets nothing
+    claimed = delivery.claim(note.id)
+    db.session.commit()
+    # the claimed row comes back from the same statement, as the update left it
+    assert claimed.id == note.id and claimed.status == "sending" and claimed.attempts == 1
+    assert delivery.claim(note.id) is None  # a second worker gets nothing
+    db.session.commit()
     # ... until the claim is older than the timeout (the first worker died)
     app.config["NOTIFICATION_CLAIM_TIMEOUT_SECONDS"] = 60
     old = clock.now() - dt.timedelta(seconds=120)
@@ -218,7 +222,8 @@ def test_claim_is_one_conditional_update(app):
         update(Notification).where(Notification.id == note.id).values(claimed_at=old)
     )
     db.session.commit()
-    assert delivery.claim(note.id) is True
+    assert delivery.claim(note.id).attempts == 2
+    db.session.commit()
     assert _notifications(kind="receipt")[0].attempts == 2
 
 

@@ -8,12 +8,12 @@ import logging
 
 from rq import Queue
 from rq.job import Job, JobStatus
-from sqlalchemy import select, update
+from sqlalchemy import event, select, update
 
 from app import clock
 from app.cases.checks import check_eligibility
 from app.extensions import db
-from app.jobs import outbox
+from app.jobs import job, outbox
 from app.models import EligibilityCheck, Notification, OutboxItem
 from tests.factories import create_application
 from tests.fixtures.pipeline import drain
@@ -145,6 +145,84 @@ def test_job_that_keeps_failing_ends_as_visible_failed_row(app, fast_pipeline):
     assert "LookupError" in row.last_error and "999999" in row.last_error
     assert row.finished_at is not None
     assert outbox.status_summary()["failed"] == 1
+
+
+class Transactions:
+    """The SQL of every committed transaction on the app's engine, in order."""
+
+    def __init__(self) -> None:
+        self.committed: list[list[str]] = []
+
+    def __enter__(self) -> Transactions:
+        event.listen(db.engine, "before_cursor_execute", self._statement)
+        event.listen(db.engine, "commit", self._commit)
+        event.listen(db.engine, "rollback", self._rollback)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        event.remove(db.engine, "before_cursor_execute", self._statement)
+        event.remove(db.engine, "commit", self._commit)
+        event.remove(db.engine, "rollback", self._rollback)
+
+    def _statement(self, conn, cursor, statement, parameters, context, executemany) -> None:
+        conn.info.setdefault("statements", []).append(" ".join(statement.split()))
+
+    def _commit(self, conn) -> None:
+        self.committed.append(conn.info.pop("statements", []))
+
+    def _rollback(self, conn) -> None:
+        conn.info.pop("statements", None)
+
+
+def _finishes_a_row(statement: str) -> bool:
+    return statement.startswith("UPDATE outbox SET status=") and "finished_at" in statement
+
+
+def _writes(statement: str) -> bool:
+    return statement.split(" ", 1)[0] in ("INSERT", "UPDATE", "DELETE")
+
+
+def test_jobs_mark_their_row_done_in_their_own_last_transaction(app, smtp):
+    """Each job of a submission (check, receipt, result email, staff notice and its email)
+    commits its work and its row's ``done`` together: no transaction of its own for that."""
+    create_application()
+    with Transactions() as seen:
+        drain(app)
+    finishing = [t for t in seen.committed if any(_finishes_a_row(s) for s in t)]
+    assert len(finishing) == 5
+    for statements in finishing:
+        others = [s for s in statements if _writes(s) and not _finishes_a_row(s)]
+        assert others, statements  # the job's own work is in the same transaction
+    rows = _rows()
+    assert [r.status for r in rows] == ["done"] * 5
+    assert all(r.finished_at is not None for r in rows)
+
+
+@job(queue="maintenance")
+def marks_done_then_rolls_back(application_id: int) -> str:
+    """A job whose last transaction, carrying its row's mark, did not commit."""
+    outbox.finish_running_job()
+    db.session.rollback()
+    return "rolled back"
+
+
+def test_a_rolled_back_mark_leaves_the_row_to_the_success_callback(app):
+    outbox.record(marks_done_then_rolls_back, application_id=1)
+    db.session.commit()
+    with Transactions() as seen:
+        drain(app)
+    (row,) = _rows()
+    assert row.status == "done" and row.finished_at is not None
+    # the success callback wrote it, in a transaction of its own
+    (finishing,) = [t for t in seen.committed if any(_finishes_a_row(s) for s in t)]
+    assert all(_finishes_a_row(s) for s in finishing if _writes(s))
+
+
+def test_finish_running_job_outside_a_job_does_nothing(app):
+    with Transactions() as seen:
+        outbox.finish_running_job()
+        db.session.commit()
+    assert not any(_finishes_a_row(s) for t in seen.committed for s in t)
 
 
 def test_check_job_is_idempotent(app, smtp):

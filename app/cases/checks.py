@@ -20,7 +20,7 @@ from app import clock, eligibility
 from app.cases import findings as render
 from app.cases import notices
 from app.extensions import db
-from app.jobs import job
+from app.jobs import job, outbox
 from app.labels import OUTCOME_LABELS, RULE_OUTCOME_LABELS
 from app.mail import compose
 from app.mail.compose import APPLICANT, ELIGIBILITY_RESULT, STAFF, STAFF_NEW, Email
@@ -271,6 +271,7 @@ def check_eligibility(application_id: int) -> str:
         _carry_overrides(previous, check)
         application.eligibility_outcome = overall_outcome(check.results)
         _record_emails(application, check)
+        outbox.finish_running_job()
         db.session.commit()
     except IntegrityError:
         # Two runs raced; the unique (application, run) let only one through, and its

@@ -197,6 +197,7 @@ def send_staff_notice(notice_id: int) -> str:
     if not _claim(notice_id, notification_id=notification.id):
         db.session.rollback()
         return "exists"
+    outbox.finish_running_job()
     db.session.commit()
     return "sent"
 

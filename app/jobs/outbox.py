@@ -14,7 +14,8 @@ scheduled job, the re-dispatch schedules it again, and once ``run_at`` has passe
 Row life cycle: ``pending`` (committed, not on RQ) → ``enqueued`` (on RQ) → ``done`` (the job
 returned) or ``failed`` (RQ gave up after its retries; ``last_error`` says why). The jobs report
 back through RQ success/failure callbacks (``job_succeeded``/``job_failed`` below), so a failure
-is a visible row, never only a log line. See docs/pipeline.md.
+is a visible row, never only a log line. A job whose last act is a commit marks its row done in
+that commit (``finish_running_job``), one transaction fewer per job. See docs/pipeline.md.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from typing import Any
 from flask import Flask, current_app, has_app_context
 from redis import Redis
 from redis.exceptions import RedisError
-from rq import Callback, Queue, Retry
+from rq import Callback, Queue, Retry, get_current_job
 from rq.exceptions import DuplicateJobError, NoSuchJobError
 from rq.job import Job, JobStatus
 from sqlalchemy import event, func, inspect, or_, select, update
@@ -45,7 +46,13 @@ JOB_PREFIX = "outbox-"
 WAITING = ("pending", "enqueued")
 
 _SESSION_KEY = "outbox_new"
+_DONE_KEY = "outbox_done"
 _REDIS_KEY = "outbox_redis"
+
+# Rows a running job marked done in its own last transaction (``finish_running_job``), so
+# its success callback has nothing left to write. Per process: a job and its callback run
+# in the same one (the work horse, when the worker forks).
+_DONE_BY_JOB: set[int] = set()
 
 
 def record(
@@ -155,6 +162,7 @@ def _mark_enqueued(ids: Iterable[int]) -> None:
 
 
 def _after_commit(session: Session) -> None:
+    _DONE_BY_JOB.update(session.info.pop(_DONE_KEY, ()))
     items = session.info.pop(_SESSION_KEY, None)
     if not items or not has_app_context():
         return
@@ -170,6 +178,7 @@ def _after_commit(session: Session) -> None:
 def _after_soft_rollback(session: Session, previous_transaction) -> None:
     if previous_transaction.parent is None and not previous_transaction.nested:
         session.info.pop(_SESSION_KEY, None)
+        session.info.pop(_DONE_KEY, None)
 
 
 def dispatch(rows: list[tuple]) -> int:
@@ -330,12 +339,37 @@ def _finish(ids: list[int], status: str, error: str | None = None) -> None:
         )
 
 
+def finish_running_job() -> None:
+    """Mark the running job's row ``done`` in the current transaction, so it commits with the
+    job's last change and the success callback has no transaction of its own to write.
+
+    Call it just before the job's final commit, on a path that then returns. If that commit
+    fails, the mark is rolled back with it and the callbacks work as before. Outside a job
+    (a direct call, a test) it does nothing.
+    """
+    current = get_current_job()
+    item_id = item_id_of(current) if current is not None else None
+    if item_id is None:
+        return
+    db.session.execute(
+        update(OutboxItem)
+        .where(OutboxItem.id == item_id, OutboxItem.status != "done")
+        .values(status="done", finished_at=clock.now())
+        .execution_options(synchronize_session=False)
+    )
+    db.session.info.setdefault(_DONE_KEY, set()).add(item_id)
+
+
 def job_succeeded(job: Job, connection: Redis, result: Any, *args, **kwargs) -> None:
     item_id = item_id_of(job)
     if item_id is not None:
         # A job that returned early after only reading still holds its transaction (on
-        # SQLite the write lock: every transaction begins IMMEDIATE); end it first.
+        # SQLite the write lock: outside a request every transaction begins IMMEDIATE); end
+        # it first.
         db.session.rollback()
+        if item_id in _DONE_BY_JOB:  # the job's own last commit marked it
+            _DONE_BY_JOB.discard(item_id)
+            return
         _finish([item_id], "done")
 
 
@@ -344,6 +378,7 @@ def job_failed(job: Job, connection: Redis, exc_type=None, exc_value=None, tb=No
     item_id = item_id_of(job)
     if item_id is None:
         return
+    _DONE_BY_JOB.discard(item_id)
     error = f"{exc_type.__name__ if exc_type else 'Error'}: {exc_value}"[:2000]
     final = not (job.retries_left and job.retries_left > 0)
     _record_failure(item_id, job, error, final)

@@ -277,17 +277,25 @@ def _smtp_error(exc: BaseException) -> tuple[bool, str]:
     return True, f"{type(exc).__name__}: {exc}"
 
 
-def _set(notification_id: int, only_if: str | None = None, **values: Any) -> int:
+def _set(
+    notification_id: int, only_if: str | None = None, *, job_done: bool = False, **values: Any
+) -> int:
+    """Update the row and commit; with ``job_done`` the running job's outbox row is marked
+    done in the same transaction (the job returns next)."""
     stmt = update(Notification).where(Notification.id == notification_id)
     if only_if:
         stmt = stmt.where(Notification.status == only_if)
     result = db.session.execute(stmt.values(**values).execution_options(synchronize_session=False))
+    if job_done:
+        outbox.finish_running_job()
     db.session.commit()
     return result.rowcount
 
 
-def claim(notification_id: int) -> bool:
-    """ONE conditional UPDATE: pending → sending, or take over a claim that has expired."""
+def claim(notification_id: int) -> Notification | None:
+    """ONE conditional UPDATE: pending → sending, or take over a claim that has expired.
+    Returns the claimed row, loaded by the same statement (``RETURNING``), or None. The
+    caller commits."""
     now = clock.now()
     expired = now - dt.timedelta(seconds=current_app.config["NOTIFICATION_CLAIM_TIMEOUT_SECONDS"])
     stmt = (
@@ -300,11 +308,11 @@ def claim(notification_id: int) -> bool:
             ),
         )
         .values(status="sending", claimed_at=now, attempts=Notification.attempts + 1)
-        .execution_options(synchronize_session=False)
+        .returning(Notification)
+        # an instance of the row already in the session is refreshed from the RETURNING row
+        .execution_options(synchronize_session=False, populate_existing=True)
     )
-    claimed = db.session.execute(stmt).rowcount == 1
-    db.session.commit()
-    return claimed
+    return db.session.scalars(stmt).one_or_none()
 
 
 def deliver(notification_id: int, *, final_attempt: bool = False) -> str:
@@ -315,16 +323,16 @@ def deliver(notification_id: int, *, final_attempt: bool = False) -> str:
     the row ``failed`` (and still raises, so the outbox row fails too). A permanent failure
     (5xx) marks the row ``failed`` at once: retrying cannot help.
     """
-    if not claim(notification_id):
+    notification = claim(notification_id)
+    if notification is None:
         row = db.session.get(Notification, notification_id)
         if row is None:
             raise LookupError(f"notification {notification_id} does not exist")
         if row.status in ("sent", "failed"):
             return row.status
         raise NotificationBusy(f"notification {notification_id} is being sent by another worker")
-    notification = db.session.get(Notification, notification_id)
     message = build_message(notification)
-    db.session.commit()  # no transaction stays open while we talk to the SMTP server
+    db.session.commit()  # the claim; no transaction stays open while we talk to the SMTP server
     try:
         send_message(message)
     except (flask_mail.BadHeaderError, ValueError) as exc:
@@ -345,7 +353,7 @@ def deliver(notification_id: int, *, final_attempt: bool = False) -> str:
         if temporary:
             raise TemporaryDeliveryError(error) from exc
         return "failed"
-    _set(notification_id, status="sent", sent_at=clock.now(), last_error=None)
+    _set(notification_id, status="sent", sent_at=clock.now(), last_error=None, job_done=True)
     return "sent"
 
 

@@ -41,8 +41,9 @@ def begin_sqlite(connection: Connection) -> None:
     """BEGIN a transaction on SQLite: IMMEDIATE, or DEFERRED and query-only for a request
     that only reads. (The ``begin`` event of the engine calls this.)"""
     read_only = _READ_ONLY.get()
-    connection.info["read_only"] = read_only
-    connection.exec_driver_sql(f"PRAGMA query_only={int(read_only)}")
+    if connection.info.get("read_only") is not read_only:  # the pragma stays with the connection
+        connection.exec_driver_sql(f"PRAGMA query_only={int(read_only)}")
+        connection.info["read_only"] = read_only
     connection.exec_driver_sql("BEGIN DEFERRED" if read_only else "BEGIN IMMEDIATE")
 
 
