@@ -66,7 +66,7 @@ def main() -> None:
             MAIL_PORT=str(smtp.port),
             WORKER_LOG_LEVEL="WARNING",
         )
-        web, port = gunicorn(ROOT, "wsgi:app", env)
+        web, port, _log = gunicorn(ROOT, "wsgi:app", env, tmp / "access.log")
         processes.append(web)
         for _ in range(2):
             processes.append(

@@ -120,8 +120,8 @@ def main() -> None:
             OUTBOX_RETRY_INTERVALS="2,5,10,20",
             WORKER_MONITOR_INTERVAL_SECONDS="5",
         )
-        webs = [gunicorn(ROOT, "wsgi:app", env) for _ in range(2)]
-        ports = [port for _process, port in webs]
+        webs = [gunicorn(ROOT, "wsgi:app", env, tmp / f"access{k}.log") for k in range(2)]
+        ports = [port for _process, port, _log in webs]
         print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()}", flush=True)
 
         # --- 1. throughput with 1, 2, 3 workers ----------------------------------------
@@ -194,7 +194,7 @@ def main() -> None:
         for worker in workers:
             worker.wait(60)
     finally:
-        for process, _port in webs:
+        for process, _port, _log in webs:
             process.terminate()
             process.wait(30)
         smtp.stop()
