@@ -138,7 +138,7 @@ def main() -> None:
     from app.extensions import db
     from app.models import Application, Notification, OutboxItem
     from app.programmes import sync_rounds
-    from bench.data import submit_with_test_client
+    from bench.data import done_jobs, submit_with_test_client
     from config import TestingConfig
 
     tmp = Path(tempfile.mkdtemp(prefix="non-bench-"))
@@ -233,11 +233,7 @@ def main() -> None:
                 for i in range(n):
                     submit_with_test_client(client, offset + i)
                     db.session.commit()
-            with app.app_context():
-                done_before = db.session.scalar(
-                    select(func.count(OutboxItem.id)).where(OutboxItem.status == "done")
-                )
-                db.session.commit()
+            done_before = done_jobs(app)
             empty = time.perf_counter()
             subprocess.run(
                 [sys.executable, "-c", "import app, workers; app.create_app()"],
@@ -257,16 +253,7 @@ def main() -> None:
             )
             elapsed = time.perf_counter() - started - startup
             smtp.wait_for(3 * n, timeout=60)
-            with app.app_context():
-                # every job the submissions caused, counted rather than assumed (today five
-                # per submission: check, receipt, result email, staff notice, its email)
-                jobs = (
-                    db.session.scalar(
-                        select(func.count(OutboxItem.id)).where(OutboxItem.status == "done")
-                    )
-                    - done_before
-                )
-                db.session.commit()
+            jobs = done_jobs(app) - done_before
             rate = jobs / elapsed
             print(
                 f"drain     {mode:6s} worker: {jobs} jobs ({jobs / n:.1f} per submission) in "

@@ -31,6 +31,7 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import func, select  # noqa: E402
 
+from bench.data import done_jobs  # noqa: E402
 from bench.web import Session, gunicorn, portal_env  # noqa: E402
 from scripts import services  # noqa: E402
 
@@ -77,19 +78,6 @@ def start_workers(k: int, env: dict[str, str], *flags: str) -> list[subprocess.P
         )
         for _ in range(k)
     ]
-
-
-def done_jobs(app) -> int:
-    """Outbox rows done so far: the jobs that ran (as ``bench/pipeline.py`` counts them)."""
-    from app.extensions import db
-    from app.models import OutboxItem
-
-    with app.app_context():
-        count = db.session.scalar(
-            select(func.count(OutboxItem.id)).where(OutboxItem.status == "done")
-        )
-        db.session.rollback()
-    return count
 
 
 def main() -> None:
@@ -149,7 +137,7 @@ def main() -> None:
                 worker.wait(1800)
             smtp.wait_for(3 * args.drain, timeout=600)
             elapsed = time.perf_counter() - started
-            jobs = done_jobs(app) - done_before  # every job the submissions caused, counted
+            jobs = done_jobs(app) - done_before
             print(
                 f"drain  {k} worker(s): {jobs} jobs in {elapsed:6.1f} s = "
                 f"{jobs / elapsed:6.1f} jobs/s (start-up included)",

@@ -32,7 +32,7 @@ from redis.exceptions import RedisError
 from rq import Callback, Queue, Retry, get_current_job
 from rq.exceptions import DuplicateJobError, NoSuchJobError
 from rq.job import Job, JobStatus
-from sqlalchemy import event, func, inspect, or_, select, update
+from sqlalchemy import Update, event, func, inspect, or_, select, update
 from sqlalchemy.orm import Session
 
 from app import clock
@@ -327,16 +327,21 @@ def item_id_of(job: Job) -> int | None:
     return None
 
 
-def _finish(ids: list[int], status: str, error: str | None = None) -> None:
+def _finishing(ids: list[int], status: str, error: str | None = None) -> Update:
+    """The UPDATE that ends rows (a row once ``done`` stays so)."""
     values: dict[str, Any] = {"status": status, "finished_at": clock.now()}
     if error is not None:
         values["last_error"] = error
+    return (
+        update(OutboxItem)
+        .where(OutboxItem.id.in_(ids), OutboxItem.status != "done")
+        .values(**values)
+    )
+
+
+def _finish(ids: list[int], status: str, error: str | None = None) -> None:
     with db.engine.begin() as conn:
-        conn.execute(
-            update(OutboxItem)
-            .where(OutboxItem.id.in_(ids), OutboxItem.status != "done")
-            .values(**values)
-        )
+        conn.execute(_finishing(ids, status, error))
 
 
 def finish_running_job() -> None:
@@ -351,12 +356,7 @@ def finish_running_job() -> None:
     item_id = item_id_of(current) if current is not None else None
     if item_id is None:
         return
-    db.session.execute(
-        update(OutboxItem)
-        .where(OutboxItem.id == item_id, OutboxItem.status != "done")
-        .values(status="done", finished_at=clock.now())
-        .execution_options(synchronize_session=False)
-    )
+    db.session.execute(_finishing([item_id], "done").execution_options(synchronize_session=False))
     db.session.info.setdefault(_DONE_KEY, set()).add(item_id)
 
 

@@ -277,17 +277,11 @@ def _smtp_error(exc: BaseException) -> tuple[bool, str]:
     return True, f"{type(exc).__name__}: {exc}"
 
 
-def _set(
-    notification_id: int, only_if: str | None = None, *, job_done: bool = False, **values: Any
-) -> int:
-    """Update the row and commit; with ``job_done`` the running job's outbox row is marked
-    done in the same transaction (the job returns next)."""
+def _set(notification_id: int, only_if: str | None = None, **values: Any) -> int:
     stmt = update(Notification).where(Notification.id == notification_id)
     if only_if:
         stmt = stmt.where(Notification.status == only_if)
     result = db.session.execute(stmt.values(**values).execution_options(synchronize_session=False))
-    if job_done:
-        outbox.finish_running_job()
     db.session.commit()
     return result.rowcount
 
@@ -353,7 +347,8 @@ def deliver(notification_id: int, *, final_attempt: bool = False) -> str:
         if temporary:
             raise TemporaryDeliveryError(error) from exc
         return "failed"
-    _set(notification_id, status="sent", sent_at=clock.now(), last_error=None, job_done=True)
+    outbox.finish_running_job()  # committed with the "sent" below: the job's last transaction
+    _set(notification_id, status="sent", sent_at=clock.now(), last_error=None)
     return "sent"
 
 
