@@ -1,5 +1,8 @@
-"""Web side, side by side in one run: today's main (a copy of another tree), this tree, and a
-bare Flask + SQLAlchemy app, each behind gunicorn (2 sync workers) on SQLite in WAL mode.
+"""Web side, side by side in one run: today's main (a copy of another tree, optional), this
+tree as its gunicorn.conf.py runs it (the app preloaded in the master), this tree with
+gunicorn's defaults (each worker imports the app), and a bare Flask + SQLAlchemy app with and
+without ``--preload``, each behind gunicorn (2 sync workers, or ``--workers``) on SQLite in
+WAL mode.
 
     .venv/bin/python bench/web.py --baseline /tmp/perf-baseline [--submissions 240]
 
@@ -7,7 +10,8 @@ For each tree: the form page (sequential GETs, median and p95 as the client on 1
 sees them, and the server time gunicorn logs for each of those requests, ``%(D)s``: from
 reading the request to the last byte of the response), complete submissions per second with
 8 concurrent sessions (GET form, POST check page, POST submit, GET confirmation: the four
-requests of a person), then the RSS of each web worker after the load. The bare app: its
+requests of a person), then the memory of each web worker after the load (RSS, PSS, USS:
+``memory_mib``) and of master and workers together (PSS). The bare app: its
 form page and POST + insert per second with the same 8 sessions. Redis is real (the portal
 enqueues its outbox rows there); no worker runs. Rounds alternate between the trees so that
 a busy machine slows each alike.
@@ -80,8 +84,10 @@ class Session:
 
 
 def gunicorn(
-    tree: Path, module: str, env: dict[str, str], access_log: Path
+    tree: Path, module: str, env: dict[str, str], access_log: Path, options: tuple[str, ...] = ()
 ) -> tuple[subprocess.Popen, int, Path]:
+    """gunicorn in ``tree`` with 2 workers unless ``options`` say otherwise; it reads
+    ``tree/gunicorn.conf.py`` unless ``options`` name another ``--config``."""
     port = services.free_port()
     process = subprocess.Popen(
         [
@@ -98,6 +104,7 @@ def gunicorn(
             str(access_log),
             "--access-logformat",
             "%(m)s %(U)s %(s)s %(D)s",
+            *options,
             module,
         ],
         env=env,
@@ -116,14 +123,30 @@ def server_times_ms(access_log: Path, offset: int, path: str) -> list[float]:
     return [int(line[len(prefix) :]) / 1000 for line in lines if line.startswith(prefix)]
 
 
-def worker_rss_mib(master: subprocess.Popen) -> list[float]:
+def memory_mib(pid: int) -> dict[str, float]:
+    """RSS, PSS and USS (private pages) of one process, from /proc/PID/smaps_rollup.
+
+    RSS counts every resident page the process maps, shared ones in full; PSS divides each
+    shared page among the processes sharing it (the sum over processes is the memory used);
+    USS is what the process alone holds, what ending it would free.
+    """
+    fields = {}
+    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()[1:]:
+        key, value = line.split(":", 1)
+        fields[key] = int(value.split()[0]) / 1024
+    return {
+        "rss": fields["Rss"],
+        "pss": fields["Pss"],
+        "uss": fields["Private_Clean"] + fields["Private_Dirty"],
+    }
+
+
+def server_memory(master: subprocess.Popen) -> tuple[list[dict[str, float]], float]:
+    """Memory of each worker, and the PSS of master and workers together."""
     children = Path(f"/proc/{master.pid}/task/{master.pid}/children").read_text().split()
-    sizes = []
-    for pid in children:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                sizes.append(int(line.split()[1]) / 1024)
-    return sizes
+    workers = [memory_mib(int(pid)) for pid in children]
+    total = memory_mib(master.pid)["pss"] + sum(w["pss"] for w in workers)
+    return workers, total
 
 
 def portal_env(tree: Path, database: str, redis_url: str) -> dict[str, str]:
@@ -213,7 +236,9 @@ def main() -> None:
     parser.add_argument("--submissions", type=int, default=240)
     parser.add_argument("--gets", type=int, default=300)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers per server")
     args = parser.parse_args()
+    worker_count = ("--workers", str(args.workers))
     trees = {"this tree": ROOT}
     if args.baseline:
         trees = {"main (baseline)": args.baseline.resolve(), **trees}
@@ -222,15 +247,23 @@ def main() -> None:
     redis.start()
     servers = {}
     try:
-        for n, (label, tree) in enumerate(trees.items()):
+        # An empty config file: gunicorn's defaults, each worker imports the app itself.
+        no_config = tmp / "no-config.py"
+        no_config.write_text("")
+        variants = [(label, tree, ()) for label, tree in trees.items()]
+        variants.append(("this tree, app not preloaded", ROOT, ("--config", str(no_config))))
+        for n, (label, tree, options) in enumerate(variants):
             env = portal_env(tree, f"sqlite:///{tmp / f'portal{n}.sqlite'}", redis.url)
             prepare(tree, env)
-            servers[label] = (*gunicorn(tree, "wsgi:app", env, tmp / f"access{n}.log"), "/antrag")
+            server = gunicorn(tree, "wsgi:app", env, tmp / f"access{n}.log", options + worker_count)
+            servers[label] = (*server, "/antrag")
         bare_env = dict(os.environ, DATABASE_URL=f"sqlite:///{tmp / 'bare.sqlite'}")
-        servers["bare Flask + SQLAlchemy"] = (
-            *gunicorn(ROOT / "bench", "bare_app:app", bare_env, tmp / "access-bare.log"),
-            "/",
-        )
+        for k, (label, options) in enumerate(
+            (("bare Flask + SQLAlchemy", ()), ("bare, preloaded", ("--preload",)))
+        ):
+            log = tmp / f"access-bare{k}.log"
+            server = gunicorn(ROOT / "bench", "bare_app:app", bare_env, log, options + worker_count)
+            servers[label] = (*server, "/")
         print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()}", flush=True)
         results: dict[str, dict[str, list[float]]] = {k: {} for k in servers}
         for rnd in range(args.rounds):
@@ -259,11 +292,11 @@ def main() -> None:
         print(f"load average after: {os.getloadavg()}")
         print(
             "\n| | form page GET median (p95), client | server time median (p95) | rate "
-            "| web worker RSS after load |"
+            f"| per worker after load: RSS / PSS / USS | master + {args.workers} workers: PSS |"
         )
-        print("|---|---:|---:|---:|---:|")
+        print("|---|---:|---:|---:|---:|---:|")
         for label, (process, _port, _log, path) in servers.items():
-            rss = worker_rss_mib(process)
+            workers, total = server_memory(process)
             form = results[label]["form"]
             unit = "POST + insert/s" if path == "/" else "submissions/s (4 requests)"
             print(
@@ -271,7 +304,8 @@ def main() -> None:
                 f"{statistics.median(results[label]['server']):.2f} ms "
                 f"({pct(results[label]['server'], 95):.2f}) | "
                 f"{statistics.median(results[label]['rate']):.1f} {unit} | "
-                f"{max(rss):.0f} MiB (workers: {', '.join(f'{r:.0f}' for r in rss)}) |"
+                + " / ".join(f"{max(w[k] for w in workers):.0f}" for k in ("rss", "pss", "uss"))
+                + f" MiB | {total:.0f} MiB |"
             )
     finally:
         for process, _port, _log, _path in servers.values():
