@@ -30,12 +30,11 @@ accesslog = "-"
 
 def when_ready(server) -> None:
     """Warm the loaded app in the master, then freeze it for the workers to share."""
+    from babel import localedata
     from sqlalchemy.orm import configure_mappers
 
+    app = server.app.wsgi()  # loaded already (preload_app)
     configure_mappers()
-    app = server.app.wsgi()
-    from babel import localedata
-
     for language in app.config["LANGUAGES"]:
         localedata.load(language)  # the CLDR data (cached by Babel) that formats dates, amounts
     gc.collect()

@@ -7,6 +7,7 @@ connections of their own.
 
 from __future__ import annotations
 
+import gc
 import os
 import re
 import runpy
@@ -131,3 +132,14 @@ def test_an_unsafe_production_configuration_stops_gunicorn_before_any_worker(tmp
     assert result.returncode != 0
     assert "SECRET_KEY must be set" in result.stderr
     assert "Booting worker" not in result.stderr
+
+
+def test_the_master_warms_and_freezes_the_app_before_the_first_fork(app):
+    hooks = runpy.run_path(str(CONFIG))
+    server = SimpleNamespace(app=SimpleNamespace(wsgi=lambda: app))
+    try:
+        hooks["when_ready"](server)
+        # the workers' garbage collectors will leave everything loaded so far alone
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
