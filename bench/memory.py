@@ -18,7 +18,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
-# In import order; each step adds its modules to everything above it.
+# In import order; each step adds its modules to everything above it ("cldr:LANG": Babel's
+# locale data of LANG, loaded).
 STEPS = [
     ("Python", []),
     ("Flask", ["flask"]),
@@ -35,6 +36,8 @@ STEPS = [
     ),
     ("redis, RQ", ["redis", "rq"]),
     ("argon2-cffi, pyotp, email-validator", ["argon2", "pyotp", "email_validator"]),
+    # Not an import: the data Babel loads on the first date or amount formatted in a language.
+    ("Babel's CLDR data of German and English", ["cldr:de", "cldr:en"]),
     ("the portal (app, its blueprints, models and templates helpers)", ["wsgi"]),
     ("(not imported by a worker any more) Alembic via Flask-Migrate", ["flask_migrate"]),
     ("(not imported by a worker any more) pypdf", ["pypdf"]),
@@ -43,7 +46,10 @@ STEPS = [
 PROBE = """
 import importlib, sys
 for name in sys.argv[1:]:
-    importlib.import_module(name)
+    if name.startswith("cldr:"):
+        importlib.import_module("babel.localedata").load(name[5:])
+    else:
+        importlib.import_module(name)
 for line in open("/proc/self/status"):
     if line.startswith("VmRSS:"):
         print(int(line.split()[1]) / 1024)
