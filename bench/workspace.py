@@ -63,8 +63,10 @@ def measure(client, url: str, repeat: int) -> tuple[float, float, float, int]:
     in_database = []
     started = []
 
-    def before(*_args):
-        queries[-1] += 1
+    def before(_conn, _cursor, statement, *_args):
+        # SQLite's connection settings (``PRAGMA query_only``, issued when a pooled
+        # connection switches between reading and writing) are not queries of the page
+        queries[-1] += not statement.startswith("PRAGMA ")
         started.append(time.perf_counter())
 
     def after(*_args):
