@@ -1,8 +1,8 @@
 """The production web process: gunicorn with the project's gunicorn.conf.py.
 
-The app is loaded once in gunicorn's master and its workers are forked from it; these tests
-run that real process on each database and check that the workers serve applicants with
-connections of their own.
+The app is loaded once in gunicorn's master and its workers are forked from it. These tests
+run that real process on each database and check its hooks: the master warms and freezes
+the app, a worker starts with database connections of its own.
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ def _submit(base: str, title: str) -> str:
     return match.group(0)
 
 
-def test_preloaded_workers_serve_applicants_on_connections_of_their_own(app, app_environ, tmp_path):
+def test_preloaded_gunicorn_serves_applicants_from_its_workers(app, app_environ, tmp_path):
     log = tmp_path / "gunicorn.log"
     db.session.commit()  # the subprocess writes; end this test's read transaction
     port = free_port()
@@ -101,7 +101,7 @@ def test_a_forked_worker_drops_the_masters_connections_without_closing_them(app)
     hooks = runpy.run_path(str(CONFIG))
     with db.engine.connect() as connection:  # the master's pool now holds a connection
         inherited = connection.connection.dbapi_connection
-    assert db.engine.pool.checkedin() == 1
+    assert db.engine.pool.checkedin() >= 1
 
     hooks["post_fork"](SimpleNamespace(app=SimpleNamespace(wsgi=lambda: app)), None)
 
