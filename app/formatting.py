@@ -21,7 +21,11 @@ def datetime(value: dt.datetime | None) -> str:
     return format_datetime(value, "medium") if value else "–"
 
 
+def language() -> str:
+    """The reader's language, ``de`` or ``en`` (``de`` outside a request)."""
+    return str(get_locale() or "de")[:2]
+
+
 def localized(row: dict, field: str = "name") -> str:
     """Pick ``name_de``/``name_en`` (or another field) from round data by the UI language."""
-    lang = str(get_locale() or "de")[:2]
-    return row.get(f"{field}_{lang}") or row.get(f"{field}_de", "")
+    return row.get(f"{field}_{language()}") or row.get(f"{field}_de", "")

@@ -205,16 +205,21 @@ def district_names(rnd, language: str = "de") -> dict[str, str]:
     return names
 
 
-def priority_names(rnd) -> dict[str, str]:
+def priority_names(rnd, language: str = "de") -> dict[str, str]:
+    """Code → "code name" of a round's priorities, in ``language`` (German if it has none)."""
     return {
-        item["code"]: f"{item['code']} {item['name_de']}"
+        item["code"]: f"{item['code']} {item.get(f'name_{language}') or item['name_de']}"
         for group in rnd.priorities
         for item in group["items"]
     }
 
 
-def project_type_names(rnd) -> dict[str, str]:
-    return {t["code"]: t.get("name_de", t["code"]) for t in rnd.project_types}
+def project_type_names(rnd, language: str = "de") -> dict[str, str]:
+    """Code → name of a round's project types, in ``language`` (German if it has none)."""
+    return {
+        t["code"]: t.get(f"name_{language}") or t.get("name_de", t["code"])
+        for t in rnd.project_types
+    }
 
 
 LEGAL_FORM_LABELS = {

@@ -240,6 +240,25 @@ def test_exports_csv_and_xlsx(app, staff):
     assert "€" in money_cell.number_format
 
 
+@pytest.mark.parametrize(
+    ("language", "names"),
+    [
+        ("de", ["Förderrunde 2025–2027", "Weiterbildungsprojekt", "1.1 Unterstützung der"]),
+        ("en", ["Funding round 2025–2027", "Further-training project", "1.1 Helping businesses"]),
+    ],
+)
+def test_staff_pages_name_the_rounds_data_in_the_readers_language(app, staff, language, names):
+    application, _ = create_application(priorities=["1.1"], project_type="weiterbildung")
+    headers = {"Accept-Language": language}
+    listing = staff.get("/staff/cases", headers=headers).get_data(as_text=True)
+    case = staff.get(f"/staff/cases/{application.id}", headers=headers).get_data(as_text=True)
+    budget = staff.get("/staff/budget", headers=headers).get_data(as_text=True)
+    round_name, project_type, priority = names
+    assert round_name in listing and project_type in listing and priority in listing  # filters
+    assert round_name in case and project_type in case and priority in case
+    assert round_name in budget and priority in budget
+
+
 def test_case_page_shows_everything(app, staff, post_form):
     application, _ = create_application(contact_phone="04131 999")
     add_check(application, {"region": "pass", "priority": "remark", "rate": "fail"})

@@ -13,7 +13,7 @@ from babel.lists import format_list
 from babel.numbers import format_percent
 from flask_babel import force_locale, format_currency, format_date, get_locale, gettext, ngettext
 
-from app import labels
+from app import formatting, labels
 from app.eligibility.engine import (
     Date,
     Label,
@@ -36,10 +36,6 @@ LABEL_TABLES = {
 }
 
 
-def _language() -> str:
-    return str(get_locale() or "de")[:2]
-
-
 def _value(value: Any) -> str:
     if isinstance(value, Message):
         return _text(value)
@@ -54,7 +50,7 @@ def _value(value: Any) -> str:
     if isinstance(value, Months):
         return ngettext("%(num)d Monat", "%(num)d Monate", value.count)
     if isinstance(value, Name):
-        return value.en if _language() == "en" else value.de
+        return value.en if formatting.language() == "en" else value.de
     if isinstance(value, Label):
         label = LABEL_TABLES[value.table].get(value.key)
         return str(label) if label is not None else value.key

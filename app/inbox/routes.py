@@ -9,7 +9,7 @@ from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from app import clock
+from app import clock, formatting
 from app.cases import actionlinks, inbox, notices, reviews, workflow
 from app.extensions import db
 from app.inbox.forms import (
@@ -196,7 +196,8 @@ def _done_message(action: str, application: Application) -> str:
 
 def _round_choices():
     rounds = db.session.scalars(select(FundingRound).order_by(FundingRound.code)).all()
-    return choices((r.code, f"{r.code} – {r.name_de}") for r in rounds)
+    language = formatting.language()
+    return choices((r.code, f"{r.code} – {r.name(language)}") for r in rounds)
 
 
 def _fill(form: PreferenceForm, preference: notices.Preference) -> None:

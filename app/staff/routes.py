@@ -19,7 +19,7 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 
-from app import clock
+from app import clock, formatting
 from app.cases import budget as budget_domain
 from app.cases import (
     checks,
@@ -68,11 +68,12 @@ def _get_case(case_id: int) -> Application:
 
 def _filter_choices(rnd: FundingRound | None) -> dict:
     rounds = db.session.scalars(select(FundingRound).order_by(FundingRound.code)).all()
+    language = formatting.language()
     return {
         "rounds": rounds,
-        "districts": district_names(rnd) if rnd else {},
-        "priorities": priority_names(rnd) if rnd else {},
-        "project_types": project_type_names(rnd) if rnd else {},
+        "districts": district_names(rnd, language) if rnd else {},
+        "priorities": priority_names(rnd, language) if rnd else {},
+        "project_types": project_type_names(rnd, language) if rnd else {},
     }
 
 
@@ -409,7 +410,8 @@ def budget():
     rnd = next((r for r in rounds if r.code == code), None) or configured_round()
     if rnd is None:
         abort(404)
-    labels = {"district": district_names(rnd), "priority": priority_names(rnd)}
+    language = formatting.language()
+    labels = {"district": district_names(rnd, language), "priority": priority_names(rnd, language)}
     return render_template(
         "staff/budget.html",
         overview=budget_domain.overview(rnd, labels),

@@ -11,7 +11,6 @@ from email.utils import parseaddr
 from typing import Any
 
 from flask import Flask, current_app
-from flask_babel import get_locale
 from flask_babel import gettext as _
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -35,11 +34,15 @@ def outcome_label(outcome: str | None) -> str:
 
 
 def district_label(rnd: FundingRound, code: str) -> str:
-    return labels.district_names(rnd).get(code, code)
+    return labels.district_names(rnd, formatting.language()).get(code, code)
 
 
 def priority_label(rnd: FundingRound, code: str) -> str:
-    return labels.priority_names(rnd).get(code, code)
+    return labels.priority_names(rnd, formatting.language()).get(code, code)
+
+
+def round_name(rnd: FundingRound) -> str:
+    return rnd.name(formatting.language())
 
 
 def rule_label(rule: str | None) -> str:
@@ -57,10 +60,6 @@ def funders_notice(language: str) -> dict | None:
     except SQLAlchemyError:
         db.session.rollback()
         return None
-
-
-def _current_language() -> str:
-    return str(get_locale() or "de")[:2]
 
 
 def version_value(value: Any, name: str) -> str:
@@ -125,6 +124,7 @@ GLOBALS = {
     "action_labels": labels.ACTION_LABELS,
     "district_label": district_label,
     "priority_label": priority_label,
+    "round_name": round_name,
     "rule_label": rule_label,
     "funders_notice": funders_notice,
 }
@@ -139,4 +139,4 @@ def register(app: Flask) -> None:
     def _page_context():
         # The office's address for the footer: the address the portal's emails come from.
         contact_email = parseaddr(current_app.config.get("MAIL_DEFAULT_SENDER") or "")[1]
-        return {"current_language": _current_language(), "contact_email": contact_email}
+        return {"current_language": formatting.language(), "contact_email": contact_email}
