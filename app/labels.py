@@ -197,29 +197,31 @@ LANGUAGE_LABELS = {"de": _l("Deutsch"), "en": _l("Englisch")}
 YES_NO_LABELS = {True: _l("ja"), False: _l("nein")}
 
 
+def _name(row: dict, language: str) -> str:
+    """A round-file entry's ``name_<language>``, or its German name if it has none."""
+    return row.get(f"name_{language}") or row["name_de"]
+
+
 def district_names(rnd, language: str = "de") -> dict[str, str]:
     """AGS → district name for a round (and its neighbouring alliances), plus "other"."""
     known = rnd.districts + rnd.data.get("neighbour_districts", [])
-    names = {d["ags"]: d.get(f"name_{language}") or d["name_de"] for d in known}
+    names = {d["ags"]: _name(d, language) for d in known}
     names["other"] = str(_l("Andere Region"))
     return names
 
 
 def priority_names(rnd, language: str = "de") -> dict[str, str]:
-    """Code → "code name" of a round's priorities, in ``language`` (German if it has none)."""
+    """Code → "code name" of a round's priorities, in ``language``."""
     return {
-        item["code"]: f"{item['code']} {item.get(f'name_{language}') or item['name_de']}"
+        item["code"]: f"{item['code']} {_name(item, language)}"
         for group in rnd.priorities
         for item in group["items"]
     }
 
 
 def project_type_names(rnd, language: str = "de") -> dict[str, str]:
-    """Code → name of a round's project types, in ``language`` (German if it has none)."""
-    return {
-        t["code"]: t.get(f"name_{language}") or t.get("name_de", t["code"])
-        for t in rnd.project_types
-    }
+    """Code → name of a round's project types, in ``language``."""
+    return {t["code"]: _name(t, language) for t in rnd.project_types}
 
 
 LEGAL_FORM_LABELS = {
