@@ -274,25 +274,34 @@ def postgres_database_url(
 
 
 def empty_tables(app: Flask) -> None:
-    """Remove every row so no test sees another's; fast enough to run after each test."""
+    """Remove every row so no test sees another's, and start the ids at 1 again.
+
+    ``DELETE`` rather than PostgreSQL's ``TRUNCATE``: for the few rows a test leaves, it is
+    five times faster (about 30 against 150–200 ms for the 28 tables), because ``TRUNCATE``
+    gives every table and index a new file."""
     from app.extensions import db
 
     db.session.remove()
-    tables = list(reversed(db.metadata.sorted_tables))
     engine = db.engine
     with engine.begin() as conn:
         if engine.dialect.name == "postgresql":
             conn.execute(text("SET LOCAL lock_timeout = '15s'"))
-            names = ", ".join(f'"{table.name}"' for table in tables)
-            conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        for table in reversed(db.metadata.sorted_tables):  # children before their parents
+            conn.execute(table.delete())
+        if engine.dialect.name == "postgresql":
+            conn.execute(_RESTART_SEQUENCES)
         else:
-            for table in tables:
-                conn.execute(table.delete())
             has_sequence = conn.execute(
                 text("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_sequence'")
             ).first()
             if has_sequence:
                 conn.execute(text("DELETE FROM sqlite_sequence"))
+
+
+_RESTART_SEQUENCES = text(
+    "SELECT setval(format('%I.%I', schemaname, sequencename), 1, false) "
+    "FROM pg_sequences WHERE schemaname = current_schema()"
+)
 
 
 @pytest.fixture(params=BACKENDS)
