@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from openpyxl import load_workbook
 from sqlalchemy import select
 
+from app import labels
 from app.cases import exports
 from app.cases.queries import CaseFilter, case_query
 from app.extensions import db
@@ -257,6 +258,25 @@ def test_staff_pages_name_the_rounds_data_in_the_readers_language(app, staff, la
     assert round_name in listing and project_type in listing and priority in listing  # filters
     assert round_name in case and project_type in case and priority in case
     assert round_name in budget and priority in budget
+
+
+def test_case_list_builds_the_district_names_once_per_request(app, staff, monkeypatch):
+    for _ in range(3):
+        create_application(districts=["03355", "03358"])
+    built = []
+    district_names = labels.district_names
+
+    def counted(rnd, language="de"):
+        built.append(language)
+        return district_names(rnd, language)
+
+    monkeypatch.setattr(labels, "district_names", counted)
+    english = staff.get("/staff/cases", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert english.count("Heidekreis") >= 3  # a cell of each row
+    assert built == ["en"]  # six names, one table
+    # the next request builds its own: nothing outlives the request that made it
+    staff.get("/staff/cases", headers={"Accept-Language": "de"})
+    assert built == ["en", "de"]
 
 
 def test_case_page_shows_everything(app, staff, post_form):
