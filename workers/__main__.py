@@ -108,7 +108,11 @@ def main(argv: list[str] | None = None) -> int:
 
     app = create_app()  # once, before any fork
     workers.set_app(app)
-    workers.warm_up(app)
+    if args.fork:
+        # Each work horse would compile the email templates again and lose them on exit. A
+        # worker without forks compiles each on first use and keeps it (no start-up cost:
+        # half a second, which `--burst` paid on every run).
+        workers.warm_up(app)
     if args.burst:
         redispatch_once(app)
     with app.app_context():
