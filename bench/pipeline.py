@@ -16,7 +16,9 @@ PostgreSQL), then measures on this machine:
    pipeline jobs/s (every job the submissions caused, counted: today five per submission,
    check, receipt, result email, staff notice and its email),
    compared with the no-op rate (issue 12: at least half of it); for context also RQ's
-   forking ``Worker`` running the no-op job.
+   forking ``Worker`` running the no-op job;
+4. the no-op rate once more, after the drains: this machine's speed drifts within minutes,
+   and the ratio against either measurement shows by how much.
 Figures go to docs/performance.md by hand.
 """
 
@@ -226,6 +228,7 @@ def main() -> None:
             db.session.commit()
 
         # --- 2. drain rate: jobs queued first, then one burst worker -------------------------
+        rates = {}
         for mode in ("fork", "in-process"):
             smtp.clear()
             with app.app_context():
@@ -254,13 +257,20 @@ def main() -> None:
             elapsed = time.perf_counter() - started - startup
             smtp.wait_for(3 * n, timeout=60)
             jobs = done_jobs(app) - done_before
-            rate = jobs / elapsed
+            rate = rates[mode] = jobs / elapsed
             print(
                 f"drain     {mode:6s} worker: {jobs} jobs ({jobs / n:.1f} per submission) in "
                 f"{elapsed:.1f} s (start-up "
                 f"{startup:.1f} s excluded): {rate:8.1f} jobs/s = {rate / noop_rate:.2f} × "
                 f"SimpleWorker no-op, {rate / fork_rate:.2f} × forking no-op"
             )
+        # This machine's speed drifts within minutes: the no-op rate once more, after the
+        # drains, shows how far the first measurement can be trusted.
+        noop_after = baseline_noop(redis.url, max(n, 1000))
+        print(
+            f"baseline  RQ SimpleWorker no-op job, again after the drains: {noop_after:8.1f} "
+            f"jobs/s; the in-process drain = {rates['in-process'] / noop_after:.2f} × that"
+        )
     finally:
         smtp.stop()
         redis.close()
