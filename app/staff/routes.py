@@ -50,6 +50,7 @@ from app.staff.forms import (
 from app.web.downloads import pdf_response, subject_access_response
 from app.web.fields import choices
 from app.web.security import ADMIN_ROLES, REVIEW_ROLES, STAFF_ROLES, roles_required
+from app.web.templating import round_names
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
 
@@ -68,12 +69,12 @@ def _get_case(case_id: int) -> Application:
 
 def _filter_choices(rnd: FundingRound | None) -> dict:
     rounds = db.session.scalars(select(FundingRound).order_by(FundingRound.code)).all()
-    language = formatting.language()
     return {
         "rounds": rounds,
-        "districts": district_names(rnd, language) if rnd else {},
-        "priorities": priority_names(rnd, language) if rnd else {},
-        "project_types": project_type_names(rnd, language) if rnd else {},
+        # the same tables the list's rows name their districts and priorities from
+        "districts": round_names(district_names, rnd) if rnd else {},
+        "priorities": round_names(priority_names, rnd) if rnd else {},
+        "project_types": round_names(project_type_names, rnd) if rnd else {},
     }
 
 
