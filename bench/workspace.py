@@ -62,7 +62,7 @@ class Database:
     queries (and the time spent in them) of the request being measured."""
 
     def __init__(self, uri: str, size: int, label: str) -> None:
-        self.size, self.label = size, label
+        self.size = size
         self.app = create_app(
             TestingConfig(),
             SQLALCHEMY_DATABASE_URI=uri,
