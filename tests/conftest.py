@@ -282,20 +282,18 @@ def empty_tables(app: Flask) -> None:
     from app.extensions import db
 
     db.session.remove()
-    engine = db.engine
-    with engine.begin() as conn:
-        if engine.dialect.name == "postgresql":
+    postgres = db.engine.dialect.name == "postgresql"
+    with db.engine.begin() as conn:
+        if postgres:
             conn.execute(text("SET LOCAL lock_timeout = '15s'"))
         for table in reversed(db.metadata.sorted_tables):  # children before their parents
             conn.execute(table.delete())
-        if engine.dialect.name == "postgresql":
+        if postgres:
             conn.execute(_RESTART_SEQUENCES)
-        else:
-            has_sequence = conn.execute(
-                text("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_sequence'")
-            ).first()
-            if has_sequence:
-                conn.execute(text("DELETE FROM sqlite_sequence"))
+        elif conn.execute(
+            text("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_sequence'")
+        ).first():
+            conn.execute(text("DELETE FROM sqlite_sequence"))
 
 
 _RESTART_SEQUENCES = text(
