@@ -1,4 +1,5 @@
-"""Real services for the test suite: a throwaway PostgreSQL cluster, Redis and an SMTP server.
+"""Real services for the test suite: a throwaway PostgreSQL cluster, Redis, an SMTP server and
+an IMAP server behind TLS.
 
 Each starter runs the real program on 127.0.0.1 and a free port, owns a temporary
 directory and cleans up after itself. conftest.py wraps them in session fixtures; the
@@ -11,11 +12,14 @@ import contextlib
 import ctypes
 import email
 import email.policy
+import imaplib
 import os
 import pwd
+import secrets
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -269,6 +273,18 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child before e
         ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
+def _terminate(process: subprocess.Popen[bytes] | None) -> None:
+    """SIGTERM, and SIGKILL if it has not ended after ten seconds."""
+    if process is None or process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 # --- Redis -------------------------------------------------------------------------------
 
 
@@ -327,15 +343,7 @@ class RedisServer:
             raise ServiceError(f"redis-server did not start:\n{text}") from None
 
     def stop(self) -> None:
-        if self.process is None:
-            return
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        _terminate(self.process)
         self.process = None
 
     def flush(self) -> None:
@@ -485,3 +493,127 @@ class SMTPServer:
 
     def wait_for(self, count: int, timeout: float = 15.0) -> list[EmailMessage]:
         return self.handler.wait_for(count, timeout)
+
+
+# --- IMAP --------------------------------------------------------------------------------
+
+
+class IMAPServer:
+    """A real IMAP server (pymap, mailboxes in memory) behind implicit TLS, as on port 993.
+
+    pymap itself offers only STARTTLS, so a small TLS front (what stunnel does) accepts the
+    TLS connections on ``port`` with a certificate for 127.0.0.1 (and no other name) from a
+    throwaway CA, whose certificate is in ``cafile``, and passes the plain IMAP on to pymap.
+    ``append`` and ``unseen`` talk to pymap directly, as the mail server's own delivery would.
+    """
+
+    def __init__(self, user: str = "antwort@example.org") -> None:
+        self.binary = venv_or_path("pymap")
+        self.user, self.password = user, secrets.token_urlsafe(16)
+        self.plain_port = free_port()
+        self.port: int | None = None
+        self.dir = Path(tempfile.mkdtemp(prefix="non-imap-"))
+        self.cafile = self.dir / "ca.pem"
+        self.process: subprocess.Popen[bytes] | None = None
+        self._listener: socket.socket | None = None
+
+    def start(self) -> None:
+        import trustme
+
+        if not self.binary:
+            raise ServiceError("pymap not found in the virtualenv or on PATH")
+        log = self.dir / "pymap.log"
+        with log.open("wb") as out:
+            self.process = subprocess.Popen(
+                [self.binary, "--host", "127.0.0.1", "--port", str(self.plain_port), "--no-tls",
+                 "dict", "--demo-user", self.user, "--demo-password", self.password],
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                preexec_fn=_die_with_parent
+                if threading.current_thread() is threading.main_thread()
+                else None,
+            )  # fmt: skip
+        try:
+            wait_for_port(self.plain_port)
+        except ServiceError:
+            self.stop()
+            raise ServiceError(f"pymap did not start:\n{log.read_text(errors='replace')}") from None
+        ca = trustme.CA()
+        ca.cert_pem.write_to_path(str(self.cafile))
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ca.issue_cert("127.0.0.1").configure_cert(context)  # for this address, no other name
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self._listener.getsockname()[1]
+        threading.Thread(
+            target=self._accept, args=(self._listener, context), daemon=True, name="imap-tls"
+        ).start()
+
+    def _accept(self, listener: socket.socket, context: ssl.SSLContext) -> None:
+        while True:
+            try:
+                conn, _address = listener.accept()
+            except OSError:
+                return  # stop() closed the listener
+            threading.Thread(target=self._relay, args=(conn, context), daemon=True).start()
+
+    def _relay(self, conn: socket.socket, context: ssl.SSLContext) -> None:
+        try:
+            client = context.wrap_socket(conn, server_side=True)
+        except (ssl.SSLError, OSError):
+            conn.close()  # e.g. a client that does not trust the certificate
+            return
+        try:
+            upstream = socket.create_connection(("127.0.0.1", self.plain_port))
+        except OSError:
+            client.close()  # pymap is gone (stopped): the client sees the connection end
+            return
+        back = threading.Thread(target=_pump, args=(upstream, client), daemon=True)
+        back.start()
+        _pump(client, upstream)
+        back.join(timeout=10)
+        for sock in (client, upstream):
+            sock.close()
+
+    def stop(self) -> None:
+        if self._listener is not None:
+            self._listener.close()
+            self._listener = None
+        _terminate(self.process)
+        self.process = None
+
+    def close(self) -> None:
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def _session(self) -> imaplib.IMAP4:
+        imap = imaplib.IMAP4("127.0.0.1", self.plain_port, timeout=30)
+        imap.login(self.user, self.password)
+        return imap
+
+    def append(self, folder: str, raw: bytes) -> None:
+        """Deliver one mail into ``folder`` (created if missing), unseen."""
+        with self._session() as imap:
+            imap.create(folder)  # "already exists" is a NO, not an error
+            status, detail = imap.append(folder, None, None, raw)
+            if status != "OK":
+                raise ServiceError(f"IMAP APPEND failed: {detail}")
+
+    def unseen(self, folder: str) -> int:
+        with self._session() as imap:
+            imap.select(folder)
+            _status, data = imap.uid("search", None, "UNSEEN")
+            return len((data[0] or b"").split())
+
+
+def _pump(source: socket.socket, target: socket.socket) -> None:
+    """Copy one direction until it ends, then end the other one too."""
+    try:
+        while data := source.recv(65536):
+            target.sendall(data)
+    except OSError:
+        pass
+    finally:
+        for sock in (source, target):
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import io
 import re
+from email.message import EmailMessage
+from email.utils import make_msgid
 from html.parser import HTMLParser
 from typing import Any
 
@@ -250,3 +252,30 @@ def mails(kind: str) -> list[Notification]:
     write_staff_emails()
     db.session.expire_all()
     return list(db.session.scalars(select(Notification).filter_by(kind=kind)))
+
+
+REPLY = """Guten Tag,
+
+anbei der Finanzierungsplan mit der Zusage des Landkreises.
+
+Viele Grüße
+Erika Mustermann
+--
+Bildungswerk Heide e. V., Am Sande 1, 21335 Lüneburg
+
+Am 30.11.2026 um 10:00 schrieb Allianz für Fachkräfte NON:
+> Bitte reichen Sie den Finanzierungsplan nach.
+"""
+
+
+# An applicant's reply by email, as tests/test_replies.py and tests/test_inbound_imap.py send it.
+def reply(to: str, sender: str = "erika@bildungswerk-heide.example", body: str = REPLY, **headers):
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = to
+    message["Subject"] = headers.pop("subject", "AW: Rückfrage zu Ihrem Förderantrag")
+    message["Message-ID"] = headers.pop("message_id", None) or make_msgid()
+    for name, value in headers.items():
+        message[name.replace("_", "-")] = value
+    message.set_content(body)
+    return message

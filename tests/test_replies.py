@@ -7,50 +7,23 @@ from __future__ import annotations
 
 import datetime as dt
 import smtplib
-import sqlite3
 from email.message import EmailMessage
-from email.utils import make_msgid
 
 import pytest
 from sqlalchemy import select
 from sqlalchemy import update as sa_update
 
-from app import clock, create_app
+from app import clock
 from app.cases import messages, replies
 from app.extensions import db
 from app.mail import replyaddress
 from app.models import Event, EventAttachment, InboundMail, Notification
-from config import TestingConfig
 from scripts.services import free_port
-from tests.factories import create_application, mails, pdf_bytes
+from tests.factories import REPLY, create_application, mails, pdf_bytes, reply
 from tests.fixtures.pipeline import drain
 from workers.inbound import start_listener
 
 PDF = pdf_bytes()
-REPLY = """Guten Tag,
-
-anbei der Finanzierungsplan mit der Zusage des Landkreises.
-
-Viele Grüße
-Erika Mustermann
---
-Bildungswerk Heide e. V., Am Sande 1, 21335 Lüneburg
-
-Am 30.11.2026 um 10:00 schrieb Allianz für Fachkräfte NON:
-> Bitte reichen Sie den Finanzierungsplan nach.
-"""
-
-
-def reply(to: str, sender: str = "erika@bildungswerk-heide.example", body: str = REPLY, **headers):
-    message = EmailMessage()
-    message["From"] = sender
-    message["To"] = to
-    message["Subject"] = headers.pop("subject", "AW: Rückfrage zu Ihrem Förderantrag")
-    message["Message-ID"] = headers.pop("message_id", None) or make_msgid()
-    for name, value in headers.items():
-        message[name.replace("_", "-")] = value
-    message.set_content(body)
-    return message
 
 
 @pytest.fixture
@@ -177,41 +150,26 @@ def test_staff_answer_by_replying(app, listener, staff_user):
 
 
 @pytest.mark.parametrize("app", ["sqlite"], indirect=True)
-def test_database_down_means_try_again_later(app, tmp_path):
+def test_database_down_means_try_again_later(app, outage):
     application, _token = create_application()
     address = replyaddress.address("a", application.id)
     db.session.commit()
     # a listener whose database waits only briefly for a lock
-    impatient = create_app(
-        TestingConfig(),
-        SQLALCHEMY_DATABASE_URI=app.config["SQLALCHEMY_DATABASE_URI"],
-        SQLITE_BUSY_TIMEOUT_MS=200,
-        UPLOAD_DIR=app.config["UPLOAD_DIR"],
-        REDIS_URL=app.config["REDIS_URL"],
-        RATELIMIT_STORAGE_URI="memory://",
-    )
-    controller = start_listener(impatient, "127.0.0.1", free_port())
-    path = app.config["SQLALCHEMY_DATABASE_URI"].removeprefix("sqlite:///")
-    blocker = sqlite3.connect(path, isolation_level=None)
+    controller = start_listener(outage.app, "127.0.0.1", free_port())
     try:
-        blocker.execute("BEGIN EXCLUSIVE")  # the database is unavailable to everyone else
+        outage.begin()
         with (
             pytest.raises(smtplib.SMTPDataError) as refused,
             smtplib.SMTP(controller.hostname, controller.port, timeout=30) as smtp,
         ):
             smtp.send_message(reply(address, message_id="<down@x>"))
         assert refused.value.smtp_code == 451
-        blocker.execute("ROLLBACK")
+        outage.end()
         # the sending server tries again: now it is posted, once
         with smtplib.SMTP(controller.hostname, controller.port, timeout=30) as smtp:
             smtp.send_message(reply(address, message_id="<down@x>"))
     finally:
-        blocker.close()
         controller.stop()
-        with impatient.app_context():
-            db.session.remove()
-            for engine in db.engines.values():
-                engine.dispose()
     assert [r.status for r in inbound()] == ["posted"]
 
 
