@@ -1,7 +1,8 @@
 """Replies by IMAP (``python -m workers.inbound --imap``): the poller against a real IMAP server
 (pymap) behind real TLS with a certificate from a throwaway CA. It posts a reply and marks it
-seen, reads nothing twice, refuses a server whose certificate it cannot verify, and leaves a
-mail unseen while the database is down, so the next poll takes it."""
+seen, reads nothing twice, refuses a server whose certificate it cannot verify, leaves a mail
+unseen while the database is down, so the next poll takes it, and gets past a mail it cannot
+process."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import uuid
 import pytest
 from sqlalchemy import select
 
+from app.cases import replies
 from app.extensions import db
 from app.mail import replyaddress
 from app.models import Event, InboundMail
@@ -87,6 +89,33 @@ def test_a_server_whose_certificate_cannot_be_verified_is_refused(
     with pytest.raises(ssl.SSLCertVerificationError):
         poll_imap_once(app)
     assert inbound() == [] and imap_server.unseen(folder) == 1
+
+
+def test_a_mail_that_cannot_be_processed_does_not_hold_up_the_others(
+    app, imap_server, folder, monkeypatch
+):
+    application, _token = create_application()
+    address = replyaddress.address("a", application.id)
+    imap_server.append(folder, reply(address, message_id="<poison@x>").as_bytes())
+    imap_server.append(folder, reply(address, message_id="<fine@x>").as_bytes())
+    db.session.commit()
+    # a fault no real mail produces on demand: processing the first one fails unexpectedly
+    receive = replies.receive
+
+    def failing_on_poison(raw: bytes, recipient: str):
+        if b"<poison@x>" in raw:
+            raise RuntimeError("a bug met by this mail")
+        return receive(raw, recipient)
+
+    monkeypatch.setattr(replies, "receive", failing_on_poison)
+    assert poll_imap_once(app) == 1  # the second one, no exception out of the poll
+    assert [r.message_id for r in inbound()] == ["<fine@x>"]
+    assert imap_server.unseen(folder) == 1  # the first one waits, tried on every poll
+    monkeypatch.setattr(replies, "receive", receive)  # the bug fixed
+    db.session.commit()  # end this test's reading transaction before the poller writes
+    assert poll_imap_once(app) == 1
+    assert imap_server.unseen(folder) == 0
+    assert sorted(r.status for r in inbound()) == ["posted", "posted"]
 
 
 @pytest.mark.parametrize("app", ["sqlite"], indirect=True)

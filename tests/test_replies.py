@@ -115,6 +115,38 @@ def test_forged_expired_auto_replies_and_loops_are_recorded_not_posted(app, list
     assert db.session.scalar(select(Event).filter_by(kind="message")) is None
 
 
+@pytest.mark.parametrize(
+    ("encoded", "read"),
+    [
+        ("Grüße und danke, anbei der Plan.".encode(), "Grüße und danke"),  # UTF-8
+        ("Grüße und danke, anbei der Plan.".encode("cp1252"), "Grüße und danke"),  # Windows
+    ],
+    ids=["utf-8", "windows-1252"],
+)
+def test_a_reply_in_a_charset_python_does_not_know_is_posted(app, listener, encoded, read):
+    """Some gateways write ``charset=unknown-8bit`` when they cannot tell; the reply must not
+    bounce (the listener answered 500, and the IMAP poller stopped at it)."""
+    application, _token = create_application()
+    address = replyaddress.address("a", application.id)
+    raw = (
+        (
+            "From: erika@bildungswerk-heide.example\r\n"
+            f"To: {address}\r\nSubject: AW: Rückfrage\r\nMessage-ID: <unknown-8bit@x>\r\n"
+            "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=unknown-8bit\r\n"
+            "Content-Transfer-Encoding: 8bit\r\n\r\n"
+        ).encode()
+        + encoded
+        + b"\r\n"
+    )
+    db.session.commit()
+    with smtplib.SMTP(listener.hostname, listener.port, timeout=30) as smtp:
+        smtp.sendmail("erika@bildungswerk-heide.example", [address], raw)
+
+    [record] = inbound()
+    assert record.status == "posted"
+    assert read in db.session.get(Event, record.event_id).comment
+
+
 @pytest.mark.parametrize("app", ["sqlite"], indirect=True)
 def test_a_loop_of_replies_is_cut(app, listener):
     application, _token = create_application()

@@ -120,6 +120,11 @@ def poll_imap_once(app: Flask) -> int:
             except SQLAlchemyError as exc:
                 log.warning("inbound (IMAP): database unavailable, will retry: %s", exc)
                 break
+            except Exception:
+                # A mail this code cannot handle stays unseen and is tried again on every
+                # poll (and logged each time); the mails after it still get through.
+                log.exception("inbound (IMAP): mail UID %s could not be processed", uid.decode())
+                continue
             imap.uid("store", uid, "+FLAGS", "(\\Seen)")
             done += 1
     return done
@@ -149,8 +154,10 @@ def main(argv: list[str] | None = None) -> int:
         while not stop.is_set():
             try:
                 poll_imap_once(app)
-            except (OSError, imaplib.IMAP4.error) as exc:
+            except (OSError, imaplib.IMAP4.error) as exc:  # the server, TLS, the login
                 log.warning("inbound (IMAP): %s", exc)
+            except Exception:
+                log.exception("inbound (IMAP): the poll failed; trying again later")
             stop.wait(app.config["IMAP_POLL_SECONDS"])
         return 0
     if app.config["INBOUND_MODE"] == "off":

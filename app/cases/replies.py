@@ -97,11 +97,25 @@ def _body(message: EmailMessage) -> str:
     part = message.get_body(preferencelist=("plain", "html"))
     if part is None:
         return ""
-    text = part.get_content()
+    text = _text_of(part)
     if part.get_content_type() == "text/html":
         text = re.sub(r"<(br|/p|/div)[^>]*>", "\n", text, flags=re.I)
         text = re.sub(r"<[^>]+>", "", text)
     return clean_text(text)
+
+
+def _text_of(part: EmailMessage) -> str:
+    """The part's text. A charset Python does not know (``unknown-8bit``, which some mail
+    gateways write when they cannot tell) is read as UTF-8, else as Windows-1252, so the
+    reply still arrives instead of failing as a whole."""
+    try:
+        return part.get_content()
+    except LookupError:
+        payload = part.get_payload(decode=True) or b""
+        try:
+            return payload.decode("utf-8")
+        except UnicodeDecodeError:
+            return payload.decode("cp1252", errors="replace")
 
 
 def _attachments(message: EmailMessage) -> tuple[list[tuple[str, bytes]], list[str]]:
