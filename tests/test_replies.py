@@ -205,6 +205,28 @@ def test_database_down_means_try_again_later(app, outage):
     assert [r.status for r in inbound()] == ["posted"]
 
 
+def test_a_mail_that_cannot_be_processed_is_deferred_not_bounced(app, listener, monkeypatch):
+    application, _token = create_application()
+    address = replyaddress.address("a", application.id)
+    db.session.commit()
+    receive = replies.receive
+
+    def failing(raw: bytes, recipient: str):
+        raise RuntimeError("a bug met by this mail")  # a fault no real mail produces on demand
+
+    monkeypatch.setattr(replies, "receive", failing)
+    with (
+        pytest.raises(smtplib.SMTPDataError) as refused,
+        smtplib.SMTP(listener.hostname, listener.port, timeout=30) as smtp,
+    ):
+        smtp.send_message(reply(address, message_id="<deferred@x>"))
+    assert refused.value.smtp_code == 451  # try again later; no bounce, no exception shown
+    assert b"RuntimeError" not in refused.value.smtp_error
+    monkeypatch.setattr(replies, "receive", receive)  # the bug fixed: the retry gets through
+    send(listener, reply(address, message_id="<deferred@x>"))
+    assert [r.status for r in inbound()] == ["posted"]
+
+
 def test_quoted_history_and_signature_are_cut():
     assert replies.clean_text(REPLY).endswith("Erika Mustermann")
     english = "Thanks, done.\r\n\r\nOn Mon, 30 Nov 2026 at 10:00, NON wrote:\r\n> old\r\n"

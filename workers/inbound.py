@@ -81,6 +81,11 @@ class ReplyHandler:
         except SQLAlchemyError as exc:
             log.warning("inbound: database unavailable, asking the sender to retry: %s", exc)
             return "451 4.3.0 Temporary failure, please try again later"
+        except Exception:
+            # A mail this code cannot handle (a bug): the relaying server keeps it and tries
+            # again, where aiosmtpd's own answer (500, with the exception) would bounce it.
+            log.exception("inbound: a mail could not be processed; the sender will retry")
+            return "451 4.3.0 Temporary failure, please try again later"
         log.info("inbound: %s from %s: %s", envelope.rcpt_tos, envelope.mail_from, statuses)
         return "250 Message accepted"
 
