@@ -357,6 +357,83 @@ class RedisServer:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
+# --- TLS --------------------------------------------------------------------------------
+
+
+def certificate_for_localhost(directory: Path) -> tuple[ssl.SSLContext, Path]:
+    """A server TLS context with a certificate for 127.0.0.1 (and no other name) from a
+    throwaway CA, and the file with that CA's certificate, which a client must trust."""
+    import trustme
+
+    ca = trustme.CA()
+    cafile = directory / "ca.pem"
+    ca.cert_pem.write_to_path(str(cafile))
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(context)
+    return context, cafile
+
+
+class TLSFront:
+    """Implicit TLS in front of a plain TCP port on 127.0.0.1, as stunnel does it: accepts TLS
+    connections on ``port`` (certificate for 127.0.0.1 from a throwaway CA, whose certificate
+    is in ``cafile``) and passes what they carry on to ``target_port``."""
+
+    def __init__(self, target_port: int) -> None:
+        self.target_port = target_port
+        self.dir = Path(tempfile.mkdtemp(prefix="non-tls-"))
+        context, self.cafile = certificate_for_localhost(self.dir)
+        self._listener: socket.socket | None = socket.create_server(("127.0.0.1", 0))
+        self.port: int = self._listener.getsockname()[1]
+        threading.Thread(
+            target=self._accept, args=(self._listener, context), daemon=True, name="tls-front"
+        ).start()
+
+    def _accept(self, listener: socket.socket, context: ssl.SSLContext) -> None:
+        while True:
+            try:
+                conn, _address = listener.accept()
+            except OSError:
+                return  # stop() closed the listener
+            threading.Thread(target=self._relay, args=(conn, context), daemon=True).start()
+
+    def _relay(self, conn: socket.socket, context: ssl.SSLContext) -> None:
+        try:
+            client = context.wrap_socket(conn, server_side=True)
+        except (ssl.SSLError, OSError):
+            conn.close()  # e.g. a client that does not trust the certificate
+            return
+        try:
+            upstream = socket.create_connection(("127.0.0.1", self.target_port))
+        except OSError:
+            client.close()  # the server behind is gone: the client sees the connection end
+            return
+        back = threading.Thread(target=_pump, args=(upstream, client), daemon=True)
+        back.start()
+        _pump(client, upstream)
+        back.join(timeout=10)
+        for sock in (client, upstream):
+            sock.close()
+
+    def stop(self) -> None:
+        if self._listener is not None:
+            self._listener.close()
+            self._listener = None
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def _pump(source: socket.socket, target: socket.socket) -> None:
+    """Copy one direction until it ends, then end the other one too."""
+    try:
+        while data := source.recv(65536):
+            target.sendall(data)
+    except OSError:
+        pass
+    finally:
+        for sock in (source, target):
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+
 # --- SMTP --------------------------------------------------------------------------------
 
 
@@ -376,12 +453,15 @@ class RecordingHandler:
         self._fail_code = 451
         self._always: int | None = None
         self.sessions = 0  # SMTP sessions greeted (EHLO): shows connection reuse
+        # per message: (over TLS?, the login it was sent under or None)
+        self.security: list[tuple[bool, str | None]] = []
 
     def clear(self) -> None:
         with self.lock:
             self.sessions = 0
             self.messages.clear()
             self.envelopes.clear()
+            self.security.clear()
             self._fail_count = 0
             self._always = None
 
@@ -424,6 +504,8 @@ class RecordingHandler:
         with self.arrived:
             self.messages.append(message)  # type: ignore[arg-type]
             self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
+            login = session.auth_data.login.decode() if session.authenticated else None
+            self.security.append((session.ssl is not None, login))
             self.arrived.notify_all()
         return "250 Message accepted for delivery"
 
@@ -444,16 +526,37 @@ def _reply(code: int) -> str:
 
 
 class SMTPServer:
-    """An aiosmtpd server in a background thread on 127.0.0.1."""
+    """An aiosmtpd server in a background thread on 127.0.0.1.
 
-    def __init__(self) -> None:
+    ``starttls=True``: it insists on STARTTLS, with a certificate for 127.0.0.1 from a
+    throwaway CA (a client must trust ``cafile``). ``login=(user, password)``: it accepts
+    that login only, and with STARTTLS insists on it. For implicit TLS put a ``TLSFront``
+    before it.
+    """
+
+    def __init__(self, *, starttls: bool = False, login: tuple[str, str] | None = None) -> None:
         self.handler = RecordingHandler()
         self.port = free_port()
         self.controller = None
+        self.starttls, self.login = starttls, login
+        self.dir = Path(tempfile.mkdtemp(prefix="non-smtp-")) if starttls else None
+        self.cafile: Path | None = None
 
     def start(self) -> None:
         from aiosmtpd.controller import Controller
 
+        options: dict = {}
+        if self.dir is not None:
+            context, self.cafile = certificate_for_localhost(self.dir)
+            options.update(tls_context=context, require_starttls=True)
+        if self.login is not None:
+            # without STARTTLS (behind a TLSFront) AUTH is offered, not required: aiosmtpd warns
+            # against requiring it on a connection it sees as plain
+            options.update(
+                authenticator=self._authenticate,
+                auth_required=self.starttls,
+                auth_require_tls=self.starttls,
+            )
         self.controller = Controller(
             self.handler,
             hostname="127.0.0.1",
@@ -461,13 +564,23 @@ class SMTPServer:
             ready_timeout=15,
             server_hostname="localhost",
             enable_SMTPUTF8=True,
+            **options,
         )
         self.controller.start()
+
+    def _authenticate(self, server, session, envelope, mechanism, auth_data):
+        from aiosmtpd.smtp import AuthResult
+
+        user, password = self.login or ("", "")
+        given = (auth_data.login.decode(), auth_data.password.decode())
+        return AuthResult(success=given == (user, password), auth_data=auth_data)
 
     def stop(self) -> None:
         if self.controller is not None:
             self.controller.stop()
             self.controller = None
+        if self.dir is not None:
+            shutil.rmtree(self.dir, ignore_errors=True)
 
     # The fixture's public face: smtp.messages, smtp.clear(), smtp.fail_next(), ...
     @property
@@ -501,25 +614,30 @@ class SMTPServer:
 class IMAPServer:
     """A real IMAP server (pymap, mailboxes in memory) behind implicit TLS, as on port 993.
 
-    pymap itself offers only STARTTLS, so a small TLS front (what stunnel does) accepts the
-    TLS connections on ``port`` with a certificate for 127.0.0.1 (and no other name) from a
-    throwaway CA, whose certificate is in ``cafile``, and passes the plain IMAP on to pymap.
-    ``append`` and ``unseen`` talk to pymap directly, as the mail server's own delivery would.
+    pymap itself offers only STARTTLS, so a ``TLSFront`` takes the TLS connections on
+    ``port`` (trust ``cafile``) and passes the plain IMAP on to pymap. ``append`` and
+    ``unseen`` talk to pymap directly, as the mail server's own delivery would.
     """
 
     def __init__(self, user: str = "antwort@example.org") -> None:
         self.binary = venv_or_path("pymap")
         self.user, self.password = user, secrets.token_urlsafe(16)
         self.plain_port = free_port()
-        self.port: int | None = None
         self.dir = Path(tempfile.mkdtemp(prefix="non-imap-"))
-        self.cafile = self.dir / "ca.pem"
         self.process: subprocess.Popen[bytes] | None = None
-        self._listener: socket.socket | None = None
+        self.front: TLSFront | None = None
+
+    @property
+    def port(self) -> int:
+        assert self.front is not None, "not started"
+        return self.front.port
+
+    @property
+    def cafile(self) -> Path:
+        assert self.front is not None, "not started"
+        return self.front.cafile
 
     def start(self) -> None:
-        import trustme
-
         if not self.binary:
             raise ServiceError("pymap not found in the virtualenv or on PATH")
         log = self.dir / "pymap.log"
@@ -539,46 +657,12 @@ class IMAPServer:
         except ServiceError:
             self.stop()
             raise ServiceError(f"pymap did not start:\n{log.read_text(errors='replace')}") from None
-        ca = trustme.CA()
-        ca.cert_pem.write_to_path(str(self.cafile))
-        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        ca.issue_cert("127.0.0.1").configure_cert(context)  # for this address, no other name
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self._listener.getsockname()[1]
-        threading.Thread(
-            target=self._accept, args=(self._listener, context), daemon=True, name="imap-tls"
-        ).start()
-
-    def _accept(self, listener: socket.socket, context: ssl.SSLContext) -> None:
-        while True:
-            try:
-                conn, _address = listener.accept()
-            except OSError:
-                return  # stop() closed the listener
-            threading.Thread(target=self._relay, args=(conn, context), daemon=True).start()
-
-    def _relay(self, conn: socket.socket, context: ssl.SSLContext) -> None:
-        try:
-            client = context.wrap_socket(conn, server_side=True)
-        except (ssl.SSLError, OSError):
-            conn.close()  # e.g. a client that does not trust the certificate
-            return
-        try:
-            upstream = socket.create_connection(("127.0.0.1", self.plain_port))
-        except OSError:
-            client.close()  # pymap is gone (stopped): the client sees the connection end
-            return
-        back = threading.Thread(target=_pump, args=(upstream, client), daemon=True)
-        back.start()
-        _pump(client, upstream)
-        back.join(timeout=10)
-        for sock in (client, upstream):
-            sock.close()
+        self.front = TLSFront(self.plain_port)
 
     def stop(self) -> None:
-        if self._listener is not None:
-            self._listener.close()
-            self._listener = None
+        if self.front is not None:
+            self.front.stop()
+            self.front = None
         _terminate(self.process)
         self.process = None
 
@@ -604,16 +688,3 @@ class IMAPServer:
             imap.select(folder)
             _status, data = imap.uid("search", None, "UNSEEN")
             return len((data[0] or b"").split())
-
-
-def _pump(source: socket.socket, target: socket.socket) -> None:
-    """Copy one direction until it ends, then end the other one too."""
-    try:
-        while data := source.recv(65536):
-            target.sendall(data)
-    except OSError:
-        pass
-    finally:
-        for sock in (source, target):
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
