@@ -1,15 +1,18 @@
 """One SMTP connection per worker process, kept across jobs, checked with NOOP, replaced when
-it is dead; real aiosmtpd server, real worker (docs/performance.md, target 2)."""
+it is dead; over STARTTLS or implicit TLS with a login, the server's certificate checked; real
+aiosmtpd server, real worker (docs/performance.md, target 2)."""
 
 from __future__ import annotations
 
 import socket
 
+import pytest
 from sqlalchemy import select
 
 from app.extensions import db
 from app.mail import compose, delivery
 from app.models import Notification
+from scripts import services
 from tests.factories import create_application
 from tests.fixtures.pipeline import drain
 
@@ -75,3 +78,75 @@ def test_a_message_with_a_broken_header_fails_for_good_and_keeps_the_connection(
     assert smtp.handler.sessions == 1
     db.session.expire_all()
     assert "Kopfzeile" in db.session.get(Notification, broken.id).last_error
+
+
+# --- TLS and login, as production talks to its mail server ("TLS as today") -------------
+
+
+@pytest.fixture
+def mail_server(app, monkeypatch):
+    """Start a mail server and point the app's Flask-Mail at it; the client trusts
+    ``cafile`` the way an operator would for an in-house CA (``SSL_CERT_FILE``)."""
+    started = []
+
+    def start(*, starttls=False, implicit_tls=False, login=None, trust=True):
+        server = services.SMTPServer(starttls=starttls, login=login)
+        server.start()
+        started.append(server)
+        port, cafile = server.port, server.cafile
+        if implicit_tls:
+            front = services.TLSFront(server.port)
+            started.append(front)
+            port, cafile = front.port, front.cafile
+        mail = app.extensions["mail"]
+        monkeypatch.setattr(mail, "port", port)
+        monkeypatch.setattr(mail, "use_tls", starttls)
+        monkeypatch.setattr(mail, "use_ssl", implicit_tls)
+        monkeypatch.setattr(mail, "username", login[0] if login else None)
+        monkeypatch.setattr(mail, "password", login[1] if login else None)
+        if trust and cafile is not None:
+            monkeypatch.setenv("SSL_CERT_FILE", str(cafile))
+        monkeypatch.setattr(delivery, "_TLS_CONTEXT", None)  # built anew with that trust
+        delivery.SESSION.discard()
+        return server
+
+    yield start
+    delivery.SESSION.close()
+    for service in reversed(started):
+        service.stop()
+
+
+LOGIN = ("foerderung@example.org", "smtp-pw")
+
+
+def test_starttls_and_login_carry_every_email_over_one_verified_session(app, mail_server):
+    server = mail_server(starttls=True, login=LOGIN)
+    for i in range(2):
+        create_application(org_name=f"Träger {i}", title=f"Projekt {i}")
+    drain(app)
+    server.wait_for(6)
+    assert server.handler.security == [(True, LOGIN[0])] * 6  # each over TLS, logged in
+    assert server.handler.sessions == 2  # one connection: EHLO, STARTTLS, EHLO again
+    assert set(_statuses()) == {"sent"}
+
+
+def test_implicit_tls_and_login(app, mail_server):
+    server = mail_server(implicit_tls=True, login=LOGIN)
+    create_application()
+    drain(app)
+    server.wait_for(3)
+    assert server.handler.security == [(False, LOGIN[0])] * 3  # TLS ends at the front
+    assert server.handler.sessions == 1
+    assert set(_statuses()) == {"sent"}
+
+
+@pytest.mark.parametrize("mode", ["starttls", "implicit_tls"])
+def test_a_server_whose_certificate_cannot_be_verified_gets_no_email(app, mail_server, mode):
+    server = mail_server(**{mode: True}, login=LOGIN, trust=False)
+    create_application()
+    drain(app)
+    assert server.handler.messages == []  # nothing sent, and the password not either
+    db.session.expire_all()
+    rows = db.session.scalars(select(Notification)).all()
+    assert rows and {n.status for n in rows} == {"failed"}
+    assert all(n.last_error.startswith("TLS: ") for n in rows)  # not a "header error"

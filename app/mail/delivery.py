@@ -170,17 +170,20 @@ atexit.register(SESSION.close)
 
 def _envelope(message: flask_mail.Message) -> tuple[str, list[str], bytes]:
     """Flask-Mail's checks and rendering of ``Connection.send``, done before a connection is
-    taken: a broken message (a line break in a header) fails here and leaves the process's
-    connection open for the next email."""
+    taken: a broken message (a line break in a header) fails here, as ``BadHeaderError``,
+    and leaves the process's connection open for the next email."""
     if message.has_bad_headers():
         raise flask_mail.BadHeaderError
     if message.date is None:
         message.date = time.time()
-    return (
-        flask_mail.sanitize_address(message.sender),
-        list(flask_mail.sanitize_addresses(message.send_to)),
-        message.as_bytes(),
-    )
+    try:
+        return (
+            flask_mail.sanitize_address(message.sender),
+            list(flask_mail.sanitize_addresses(message.send_to)),
+            message.as_bytes(),
+        )
+    except ValueError as exc:  # the email package's own check of header values
+        raise flask_mail.BadHeaderError(f"{type(exc).__name__} {exc}") from exc
 
 
 def _sendmail(host: smtplib.SMTP, message: flask_mail.Message, envelope: tuple) -> None:
@@ -329,11 +332,12 @@ def deliver(notification_id: int, *, final_attempt: bool = False) -> str:
     db.session.commit()  # the claim; no transaction stays open while we talk to the SMTP server
     try:
         send_message(message)
-    except (flask_mail.BadHeaderError, ValueError) as exc:
-        # A line break in a header (the email library raises ValueError for some): the
-        # message itself is broken, so no retry can help. Failed at once, with a reason
-        # staff can read on the operations page, never left "sending".
-        error = f"{HEADER_ERROR}: {type(exc).__name__} {exc}".strip()
+    except flask_mail.BadHeaderError as exc:
+        # A line break in a header: the message itself is broken, so no retry can help.
+        # Failed at once, with a reason staff can read on the operations page, never left
+        # "sending". (Only this: a certificate the server's TLS fails with is a ValueError
+        # too, and is an SMTP problem below, not a header.)
+        error = f"{HEADER_ERROR}: {exc}".strip().removesuffix(":")
         _set(notification_id, status="failed", last_error=error[:2000])
         _failed_for_good(notification_id)
         return "failed"
