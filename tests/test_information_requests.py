@@ -6,6 +6,7 @@ Redis restart; overdue requests are a filter of the case list."""
 from __future__ import annotations
 
 import datetime as dt
+import io
 import re
 
 import pytest
@@ -17,18 +18,22 @@ from app.cases import information, workflow
 from app.extensions import db
 from app.jobs import outbox
 from app.models import (
+    Application,
     ApplicationVersion,
     EligibilityCheck,
     InformationRequest,
     Notification,
     OutboxItem,
+    StoredFile,
 )
 from tests.factories import (
     add_review,
     create_application,
     hidden_fields,
     mails,
+    pdf_bytes,
     sent_text,
+    submit_via_form,
     valid_form_data,
 )
 from tests.fixtures.pipeline import drain
@@ -131,6 +136,35 @@ def test_request_amend_and_recheck(app, client, staff_user, client_for):
     # the form is closed now
     again = client.get(f"{path}/ergaenzen", follow_redirects=True)
     assert "keine Rückfrage offen" in again.get_data(as_text=True)
+
+
+def test_an_amendment_with_a_new_attachment_replaces_the_old_one(
+    app, client, staff_user, client_for
+):
+    _response, reference, _token = submit_via_form(
+        client, attachment=(io.BytesIO(pdf_bytes(pages=1)), "Finanzplan-alt.pdf")
+    )
+    application = db.session.scalar(select(Application).filter_by(reference=reference))
+    old_name = application.attachment_name
+    staff = client_for(staff_user)
+    assert ask(staff, application).status_code == 302
+    [email] = mails("information_requested")
+    new_pdf = pdf_bytes(pages=2)
+    response = amend_via_form(
+        client, status_path(email), attachment=(io.BytesIO(new_pdf), "Finanzplan-neu.pdf")
+    )
+    assert response.status_code == 303
+    db.session.expire_all()
+    # the case holds the new file; the old one is gone with nothing left pending
+    assert application.attachment_original_name == "Finanzplan-neu.pdf"
+    assert application.attachment_size == len(new_pdf)
+    assert db.session.scalars(select(StoredFile.name)).all() == [application.attachment_name]
+    assert application.attachment_name != old_name
+    download = staff.get(f"/staff/cases/{application.id}/attachment")
+    assert download.status_code == 200 and download.data == new_pdf
+    # the first version still names the file as submitted
+    first = db.session.scalar(select(ApplicationVersion).filter_by(number=1))
+    assert first.data["attachment"]["name"] == "Finanzplan-alt.pdf"
 
 
 @pytest.mark.parametrize("app", ["sqlite"], indirect=True)
