@@ -15,7 +15,7 @@ from app import accounts, create_app
 from app.extensions import db
 from app.models import User
 from app.web.security import roles_required
-from tests.fixtures.auth import PASSWORD, csrf_token, login
+from tests.fixtures.auth import PASSWORD, csrf_token, enable_two_factor, login
 
 GENERIC_FAILURE = "E-Mail-Adresse oder Passwort ist falsch, oder das Konto ist gesperrt."
 
@@ -161,6 +161,22 @@ def test_logout_only_by_post(client, probe, staff_user, logged_in):
     assert response.headers["Location"] == "/login"
     assert "Sie haben sich abgemeldet." in client.get("/login").get_data(as_text=True)
     assert client.get("/_probe/staff").status_code == 302
+
+
+@pytest.mark.parametrize("two_factor", [False, True], ids=["password", "two-factor"])
+def test_the_chosen_language_stays_across_login_and_logout(client, staff_user, two_factor):
+    """The session is renewed at login and cleared at logout; the language chosen before
+    (the switch on every page) is the one thing carried over."""
+    if two_factor:
+        enable_two_factor(staff_user)
+    chosen = client.post("/sprache", data={"lang": "en", "csrf_token": csrf_token(client)})
+    assert chosen.status_code in (302, 303)
+    assert login(client, staff_user.email).status_code == 302
+    assert ">Applications<" in client.get("/staff/cases").get_data(as_text=True)
+    token = csrf_token(client, "/staff/cases")
+    assert client.post("/logout", data={"csrf_token": token}).status_code == 302
+    page = client.get("/login").get_data(as_text=True)
+    assert "You have signed out." in page and 'lang="en"' in page
 
 
 def test_session_ends_after_inactivity_but_slides_with_activity(
