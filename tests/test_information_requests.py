@@ -138,6 +138,32 @@ def test_request_amend_and_recheck(app, client, staff_user, client_for):
     assert "keine Rückfrage offen" in again.get_data(as_text=True)
 
 
+def test_the_amendment_check_page_goes_back_to_the_form_with_everything_typed(
+    app, client, staff_user, client_for
+):
+    application, _token = create_application()
+    assert ask(client_for(staff_user), application).status_code == 302
+    [email] = mails("information_requested")
+    path = f"{status_path(email)}/ergaenzen"
+    page = client.get(path).get_data(as_text=True)
+    data = {
+        **valid_form_data(title="Neuer Titel mit Ümlaut", requested_grant="60.000"),
+        "attachment": (io.BytesIO(pdf_bytes()), "Nachweis.pdf"),
+        "csrf_token": csrf_from(page),
+    }
+    check = client.post(path, data={**data, "action": "check"}, content_type="multipart/form-data")
+    assert check.status_code == 200
+    hidden = hidden_fields(check.get_data(as_text=True))
+    edit = client.post(path, data=MultiDict([*hidden, ("action", "edit")]))
+    html = edit.get_data(as_text=True)
+    assert edit.status_code == 200
+    assert 'value="Neuer Titel mit Ümlaut"' in html and 'value="60.000"' in html
+    assert "Nachweis.pdf" in html  # the PDF is still with the answer
+    assert "Bitte korrigieren" not in html
+    db.session.expire_all()
+    assert application.state == "info_requested" and application.version == 1  # nothing sent
+
+
 def test_an_amendment_with_a_new_attachment_replaces_the_old_one(
     app, client, staff_user, client_for
 ):
