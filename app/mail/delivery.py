@@ -335,8 +335,8 @@ def deliver(notification_id: int, *, final_attempt: bool = False) -> str:
     except flask_mail.BadHeaderError as exc:
         # A line break in a header: the message itself is broken, so no retry can help.
         # Failed at once, with a reason staff can read on the operations page, never left
-        # "sending". (Only this: a certificate the server's TLS fails with is a ValueError
-        # too, and is an SMTP problem below, not a header.)
+        # "sending". Not ValueError as such: ssl.SSLCertVerificationError is one too, and is
+        # handled below as the TLS failure it is.
         error = f"{HEADER_ERROR}: {exc}".strip().removesuffix(":")
         _set(notification_id, status="failed", last_error=error[:2000])
         _failed_for_good(notification_id)
