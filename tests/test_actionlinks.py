@@ -256,6 +256,39 @@ def test_tampered_link_is_refused(client, reviewed_once, staff_user, logged_in, 
     assert used_count() == 0
 
 
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"case": 0, "action": "mark_reviewed", "nonce": "n"},  # before links named a person
+        {"case": 0, "action": "mark_reviewed", "nonce": "n", "user": True},
+        {"case": 0, "action": "mark_reviewed", "nonce": "", "user": 0},
+        {"case": 0, "action": "mark_reviewed", "nonce": "n" * 65, "user": 0},
+        ["not", "a", "link"],
+    ],
+    ids=["no-person", "person-not-an-id", "no-nonce", "nonce-too-long", "not-a-mapping"],
+)
+def test_a_genuinely_signed_link_of_another_shape_is_refused(
+    client, reviewed_once, staff_user, logged_in, payload
+):
+    """Signed with the real key (as links of older versions were), but not a link of today's
+    shape: in particular one made before links were bound to the person they were sent to."""
+    logged_in(staff_user)
+    if isinstance(payload, dict):
+        payload = {**payload, "case": reviewed_once.id}
+        if payload.get("user") == 0:
+            payload["user"] = staff_user.id
+    token = actionlinks._serializer("mark_reviewed").dumps(payload)
+    page = client.get(f"/action/mark_reviewed/{token}")
+    assert page.status_code == 400
+    assert INVALID in page.get_data(as_text=True)
+    response = client.post(
+        f"/action/mark_reviewed/{token}", data={"csrf_token": csrf_token(client, "/gibt-es-nicht")}
+    )
+    assert response.status_code == 400
+    assert state_of(reviewed_once) == SUBMITTED
+    assert used_count() == 0
+
+
 def test_token_for_another_purpose_is_refused(client, case, staff_user, logged_in):
     logged_in(staff_user)
     reject_token = actionlinks.make_token(case.id, "reject", staff_user.id)
