@@ -130,6 +130,29 @@ def test_redispatch_requeues_vanished_and_abandoned_jobs(app, redis_server):
     assert outbox.redispatch_stale(dt.timedelta(0))["requeued"] == 0
 
 
+def test_redispatch_runs_nothing_twice(app, redis_server):
+    """The two cases where the row lags behind RQ: a job that finished but whose callback
+    never got through (the worker died in between) is marked done, not run again; a job on
+    RQ whose row still says pending (marking it enqueued failed) is not enqueued twice."""
+    create_application()
+    conn = outbox.redis_connection(app)
+    check_row, receipt_row = _rows()
+    finished = Job.fetch(check_row.job_id, connection=conn)
+    _queue("checks", app).remove(finished.id)
+    finished.set_status(JobStatus.FINISHED)
+    db.session.execute(
+        update(OutboxItem).where(OutboxItem.id == receipt_row.id).values(status="pending")
+    )
+    db.session.commit()
+
+    counts = outbox.redispatch_stale(dt.timedelta(0))
+
+    assert counts == {"requeued": 0, "enqueued": 0, "done": 1, "alive": 1}
+    assert [r.status for r in _rows()] == ["done", "enqueued"]
+    assert _queue("checks", app).count == 0  # the finished check is not run again
+    assert _queue("emails", app).job_ids == [receipt_row.job_id]  # the receipt once
+
+
 def test_job_that_keeps_failing_ends_as_visible_failed_row(app, fast_pipeline):
     outbox.record(check_eligibility, application_id=999999)
     db.session.commit()
