@@ -539,14 +539,15 @@ class SMTPServer:
         self.port = free_port()
         self.controller = None
         self.starttls, self.login = starttls, login
-        self.dir = Path(tempfile.mkdtemp(prefix="non-smtp-")) if starttls else None
+        self.dir: Path | None = None  # the throwaway CA's files, while STARTTLS runs
         self.cafile: Path | None = None
 
     def start(self) -> None:
         from aiosmtpd.controller import Controller
 
         options: dict = {}
-        if self.dir is not None:
+        if self.starttls:
+            self.dir = Path(tempfile.mkdtemp(prefix="non-smtp-"))
             context, self.cafile = certificate_for_localhost(self.dir)
             options.update(tls_context=context, require_starttls=True)
         if self.login is not None:
@@ -581,6 +582,7 @@ class SMTPServer:
             self.controller = None
         if self.dir is not None:
             shutil.rmtree(self.dir, ignore_errors=True)
+            self.dir = None
 
     # The fixture's public face: smtp.messages, smtp.clear(), smtp.fail_next(), ...
     @property
