@@ -19,7 +19,7 @@ from app.cases import inbox
 from app.cases.submission import submit_application
 from app.extensions import db
 from app.mail.delivery import build_message
-from app.models import Notification, StaffNotice
+from app.models import InboundMail, Notification, StaffNotice
 from app.programmes import configured_round
 
 
@@ -279,3 +279,9 @@ def reply(to: str, sender: str = "erika@bildungswerk-heide.example", body: str =
         message[name.replace("_", "-")] = value
     message.set_content(body)
     return message
+
+
+def inbound() -> list[InboundMail]:
+    """The received emails recorded so far, oldest first (read afresh)."""
+    db.session.expire_all()
+    return list(db.session.scalars(select(InboundMail).order_by(InboundMail.id)))

@@ -10,14 +10,13 @@ import ssl
 import uuid
 
 import pytest
-from sqlalchemy import select
 
 from app.cases import replies
 from app.extensions import db
 from app.mail import replyaddress
-from app.models import Event, InboundMail
+from app.models import Event
 from scripts.services import IMAPServer
-from tests.factories import create_application, reply
+from tests.factories import create_application, inbound, reply
 from workers.inbound import poll_imap_once
 
 
@@ -45,11 +44,6 @@ def folder(app, imap_server, monkeypatch):
     )
     monkeypatch.setenv("SSL_CERT_FILE", str(imap_server.cafile))
     return name
-
-
-def inbound() -> list[InboundMail]:
-    db.session.expire_all()
-    return list(db.session.scalars(select(InboundMail).order_by(InboundMail.id)))
 
 
 def test_a_reply_by_imap_is_posted_and_marked_seen(app, imap_server, folder):

@@ -19,7 +19,7 @@ from app.extensions import db
 from app.mail import replyaddress
 from app.models import Event, EventAttachment, InboundMail, Notification
 from scripts.services import free_port
-from tests.factories import REPLY, create_application, mails, pdf_bytes, reply
+from tests.factories import REPLY, create_application, inbound, mails, pdf_bytes, reply
 from tests.fixtures.pipeline import drain
 from workers.inbound import start_listener
 
@@ -40,11 +40,6 @@ def send(listener, message: EmailMessage) -> None:
     with smtplib.SMTP(listener.hostname, listener.port, timeout=30) as smtp:
         smtp.send_message(message)
     db.session.expire_all()
-
-
-def inbound() -> list[InboundMail]:
-    db.session.expire_all()
-    return list(db.session.scalars(select(InboundMail).order_by(InboundMail.id)))
 
 
 def test_every_email_to_the_applicant_carries_the_reply_address(app, smtp):
