@@ -150,3 +150,4 @@ def test_a_server_whose_certificate_cannot_be_verified_gets_no_email(app, mail_s
     rows = db.session.scalars(select(Notification)).all()
     assert rows and {n.status for n in rows} == {"failed"}
     assert all(n.last_error.startswith("TLS: ") for n in rows)  # not a "header error"
+    assert all("Zertifikat des Mailservers" in n.last_error for n in rows)  # staff can read it

@@ -36,6 +36,10 @@ from app.models import Notification
 
 # Stored in ``last_error`` (the operations page is German, like the staff's work).
 HEADER_ERROR = "Ungültige Kopfzeile (Zeilenumbruch im Betreff oder in einer Adresse)"
+TLS_ERROR = (
+    "Das Zertifikat des Mailservers ließ sich nicht bestätigen (abgelaufen, auf einen anderen "
+    "Namen oder von einer unbekannten Stelle ausgestellt)"
+)
 log = logging.getLogger(__name__)
 
 # Called as listener(notification_id) inside a transaction once an email failed for good;
@@ -275,7 +279,7 @@ def _smtp_error(exc: BaseException) -> tuple[bool, str]:
         msg = msg.decode(errors="replace") if isinstance(msg, bytes) else str(msg)
         return not (500 <= exc.smtp_code < 600), f"SMTP {exc.smtp_code} {msg}"
     if isinstance(exc, ssl.SSLCertVerificationError):
-        return False, f"TLS: {exc}"
+        return False, f"TLS: {TLS_ERROR}: {exc}"
     # connection refused/reset, timeouts, a server that hung up: try again later
     return True, f"{type(exc).__name__}: {exc}"
 
