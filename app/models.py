@@ -279,6 +279,8 @@ class Application(db.Model):
         Index("ix_application_state_submitted_at", "state", "submitted_at", "id"),
         # the case list's amount sort (with the id as tie-breaker, as the query orders)
         Index("ix_application_requested_grant", "requested_grant", "id"),
+        # the duplicate rule: the organisation's applications in a round
+        Index("ix_application_org_key_round", "org_key", "round_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -295,6 +297,10 @@ class Application(db.Model):
 
     # applicant
     org_name: Mapped[str] = mapped_column(String(200))
+    # org_name as the duplicate rule compares it (app.eligibility.normalise_org_name: case,
+    # punctuation and a legal-form suffix ignored). Kept by app.cases.checks whenever
+    # org_name is set; a row written past the ORM gets '' and counts for no organisation.
+    org_key: Mapped[str] = mapped_column(Text, server_default="")
     legal_form: Mapped[str] = mapped_column(String(32))
     street: Mapped[str] = mapped_column(String(200))
     postcode: Mapped[str] = mapped_column(String(5))

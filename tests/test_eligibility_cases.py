@@ -7,7 +7,7 @@ import csv
 import io
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from app.cases import checks, workflow
 from app.cases.checks import check_eligibility, latest_check, other_titles_same_org
@@ -66,6 +66,39 @@ def test_duplicate_query_normalises_names_skips_withdrawn_and_sees_the_previous_
     result = next(r for r in latest_check(this).results if r.rule == "duplicate")
     assert result.outcome == "remark"
     assert title + " (2023)" in result.message_de
+
+
+def test_the_organisation_key_follows_the_name_and_the_query_reads_it_by_index(app):
+    application, _ = create_application(org_name="Bildungswerk Heide e. V.")
+    assert application.org_key == "bildungswerk heide"
+    application.org_name = "BILDUNGSWERK LÜNEBURG gGmbH"  # as an amendment sets it
+    db.session.commit()
+    stored = db.session.scalar(select(Application.org_key).filter_by(id=application.id))
+    assert stored == "bildungswerk lüneburg"
+
+    # The rule's own statement finds the organisation's applications through the index,
+    # instead of reading the round's and comparing every name in Python.
+    statements = []
+
+    def record(_conn, _cursor, statement, parameters, *_):
+        statements.append((statement, parameters))
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        assert other_titles_same_org(application) == ()
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
+    statement, parameters = next((s, p) for s, p in statements if "org_key" in s)
+    values = parameters.values() if isinstance(parameters, dict) else parameters
+    assert "bildungswerk lüneburg" in list(values)
+    conn = db.session.connection()
+    if db.engine.dialect.name == "sqlite":
+        plan = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters).all()
+    else:  # the test table is nearly empty: without seq scans the plan shows the index
+        conn.exec_driver_sql("SET LOCAL enable_seqscan = off")
+        plan = conn.exec_driver_sql(f"EXPLAIN {statement}", parameters).all()
+    db.session.rollback()
+    assert "ix_application_org_key_round" in " ".join(str(row) for row in plan), plan
 
 
 # --- the stored check ---------------------------------------------------------------------

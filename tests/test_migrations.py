@@ -112,6 +112,25 @@ def test_upgrade_downgrade_upgrade(migration_app: Flask):
     assert len(sync_rounds()) >= 2
 
 
+def test_the_organisation_key_is_computed_for_existing_applications(migration_app: Flask):
+    """Revision 4b7e1c2d9a10 adds ``org_key`` to applications that exist already."""
+    from app.programmes import sync_rounds
+    from tests.factories import create_application
+
+    upgrade()
+    sync_rounds()
+    create_application(org_name="Bildungswerk Heide e. V.")
+    create_application(org_name="Jugendhilfe Celle gGmbH")
+    db.session.remove()
+    downgrade(revision="9c0e5a3f7b21")  # before the key: the column goes
+    assert "org_key" not in {c["name"] for c in inspect(db.engine).get_columns("application")}
+
+    upgrade()
+    with db.engine.connect() as conn:
+        keys = conn.exec_driver_sql("SELECT org_key FROM application ORDER BY id").scalars()
+        assert list(keys) == ["bildungswerk heide", "jugendhilfe celle"]
+
+
 def test_migrations_match_models(migration_app: Flask, request: pytest.FixtureRequest):
     upgrade()
     with db.engine.connect() as conn:

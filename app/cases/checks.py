@@ -12,7 +12,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
@@ -124,25 +124,31 @@ def previous_round(funding_round: FundingRound) -> FundingRound | None:
     )
 
 
+@event.listens_for(Application.org_name, "set")
+def _keep_org_key(application: Application, name: str | None, *_: Any) -> None:
+    """Whenever the organisation's name is set (the submission, an amendment, anonymisation),
+    store the name the duplicate rule compares."""
+    application.org_key = eligibility.normalise_org_name(name or "")
+
+
 def other_titles_same_org(application: Application) -> tuple[str, ...]:
     """Titles of the organisation's other applications that count for the duplicate rule:
     this round and the previous one, not withdrawn, the organisation's name compared with
-    legal-form suffix, case and punctuation ignored."""
+    legal-form suffix, case and punctuation ignored (``org_key``, indexed: the query reads
+    the organisation's applications, not the round's)."""
     rounds = [application.round_id]
     before = previous_round(application.round)
     if before is not None:
         rounds.append(before.id)
-    rows = db.session.execute(
-        select(Application.org_name, Application.title).where(
+    titles = db.session.scalars(
+        select(Application.title).where(
+            Application.org_key == eligibility.normalise_org_name(application.org_name),
             Application.round_id.in_(rounds),
             Application.state != WITHDRAWN,
             Application.id != application.id,
         )
     ).all()
-    own = eligibility.normalise_org_name(application.org_name)
-    return tuple(
-        sorted(title for name, title in rows if eligibility.normalise_org_name(name) == own)
-    )
+    return tuple(sorted(titles))
 
 
 def check_context(application: Application) -> eligibility.CheckContext:
