@@ -8,17 +8,53 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import re
+import time
 from typing import Any
 from urllib.parse import quote_plus
 
-from sqlalchemy import insert
+from sqlalchemy import Engine, event, insert
 
+from app import create_app
+from app.eligibility import normalise_org_name
 from app.extensions import db
 from app.jobs import outbox
 from app.models import Application, ApplicationDistrict, ApplicationPriority, FundingRound
 from bench.forms import REFERENCE, form_data, hidden_fields
+from config import TestingConfig
 
 PASSWORD = "bench-passwort-lang-genug"  # noqa: S105 - a throwaway bench account
+
+
+def bench_app(uri: str):
+    """The app in the testing configuration on ``uri``, without Redis: nothing listens on
+    the address, so the outbox rows of the jobs simply wait."""
+    return create_app(
+        TestingConfig(),
+        SQLALCHEMY_DATABASE_URI=uri,
+        RATELIMIT_STORAGE_URI="memory://",
+        REDIS_URL="redis://127.0.0.1:1/0",
+    )
+
+
+class QueryClock:
+    """Counts the statements on ``engine`` and the milliseconds spent in them since
+    ``reset()``. SQLite's connection settings (``PRAGMA query_only``, issued when a pooled
+    connection switches between reading and writing) are not counted as queries."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.queries, self.in_database, self._started = 0, 0.0, []
+        event.listen(engine, "before_cursor_execute", self._before)
+        event.listen(engine, "after_cursor_execute", self._after)
+
+    def reset(self) -> None:
+        self.queries, self.in_database = 0, 0.0
+
+    def _before(self, _conn, _cursor, statement, *_args):
+        self.queries += not statement.startswith("PRAGMA ")
+        self._started.append(time.perf_counter())
+
+    def _after(self, *_args):
+        self.in_database += (time.perf_counter() - self._started.pop()) * 1000
 
 
 def done_jobs(app) -> int:
@@ -88,6 +124,7 @@ def bulk_insert_cases(
                     "submitted_at": base + dt.timedelta(minutes=i),
                     "updated_at": base + dt.timedelta(minutes=i),
                     "org_name": f"Träger {i} gGmbH",
+                    "org_key": normalise_org_name(f"Träger {i} gGmbH"),  # the ORM is bypassed
                     "legal_form": "ggmbh",
                     "street": "Am Sande 1",
                     "postcode": "21335",

@@ -27,17 +27,23 @@ import tempfile
 import time
 from pathlib import Path
 
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from app import accounts, create_app  # noqa: E402
+from app import accounts  # noqa: E402
 from app.extensions import db  # noqa: E402
 from app.models import Application  # noqa: E402
 from app.programmes import configured_round, sync_rounds  # noqa: E402
-from bench.data import PASSWORD, bulk_insert_cases, login, submit_with_test_client  # noqa: E402
-from config import TestingConfig  # noqa: E402
+from bench.data import (  # noqa: E402
+    PASSWORD,
+    QueryClock,
+    bench_app,
+    bulk_insert_cases,
+    login,
+    submit_with_test_client,
+)
 from scripts import services  # noqa: E402
 
 LIST_URLS = {
@@ -63,13 +69,7 @@ class Database:
 
     def __init__(self, uri: str, size: int, label: str) -> None:
         self.size = size
-        self.app = create_app(
-            TestingConfig(),
-            SQLALCHEMY_DATABASE_URI=uri,
-            RATELIMIT_STORAGE_URI="memory://",
-            REDIS_URL="redis://127.0.0.1:1/0",  # nothing listens: outbox rows simply wait
-        )
-        self.queries, self.in_database, self._started = 0, 0.0, []
+        self.app = bench_app(uri)
         with self.app.app_context():
             db.drop_all()
             db.create_all()
@@ -93,28 +93,18 @@ class Database:
             total = db.session.scalar(select(func.count(Application.id)))
             self.case_ids = db.session.scalars(select(Application.id)).all()
             db.session.remove()
-            event.listen(db.engine, "before_cursor_execute", self._before)
-            event.listen(db.engine, "after_cursor_execute", self._after)
+            self.clock = QueryClock(db.engine)
         print(f"[{label}] {total:,} cases (inserted in {took:.1f} s)", flush=True)
-
-    def _before(self, _conn, _cursor, statement, *_args):
-        # SQLite's connection settings (``PRAGMA query_only``, issued when a pooled
-        # connection switches between reading and writing) are not queries of the page
-        self.queries += not statement.startswith("PRAGMA ")
-        self._started.append(time.perf_counter())
-
-    def _after(self, *_args):
-        self.in_database += (time.perf_counter() - self._started.pop()) * 1000
 
     def get(self, url: str) -> tuple[float, float, int]:
         """One request: milliseconds in all, in the database, and the number of queries."""
         with self.app.app_context():
-            self.queries, self.in_database = 0, 0.0
+            self.clock.reset()
             started = time.perf_counter()
             response = self.client.get(url)
             took = (time.perf_counter() - started) * 1000
         assert response.status_code == 200, (url, response.status_code)
-        return took, self.in_database, self.queries
+        return took, self.clock.in_database, self.clock.queries
 
     def close(self) -> None:
         with self.app.app_context():
