@@ -25,7 +25,7 @@ from config import TestingConfig
 PASSWORD = "bench-passwort-lang-genug"  # noqa: S105 - a throwaway bench account
 
 
-def bench_app(uri: str):
+def bench_app(uri: str, **settings: Any):
     """The app in the testing configuration on ``uri``, without Redis: nothing listens on
     the address, so the outbox rows of the jobs simply wait."""
     return create_app(
@@ -33,6 +33,7 @@ def bench_app(uri: str):
         SQLALCHEMY_DATABASE_URI=uri,
         RATELIMIT_STORAGE_URI="memory://",
         REDIS_URL="redis://127.0.0.1:1/0",
+        **settings,
     )
 
 
