@@ -25,6 +25,7 @@ Figures go to docs/performance.md by hand.
 from __future__ import annotations
 
 import argparse
+import email.policy
 import os
 import smtplib
 import statistics
@@ -60,6 +61,96 @@ def wait_for_worker(redis_url: str, timeout: float = 60.0) -> None:
 
 def noop() -> None:
     """The baseline job."""
+
+
+# --- the floor of an email job: what any email job must do, on the same stack -------------
+
+_floor: dict = {}
+
+
+def floor_email(row_id: int) -> None:
+    """Claim one stored email (one UPDATE … RETURNING, committed), send its bytes over the
+    process's kept SMTP connection (NOOP first, as the portal checks it) and mark it sent
+    (one UPDATE, committed): SQLAlchemy Core, no ORM, no rendering, no outbox."""
+    import sqlalchemy as sa
+
+    if "engine" not in _floor:
+        _floor["engine"] = engine = sa.create_engine(os.environ["FLOOR_DATABASE_URL"])
+        # as the portal's SQLite connections (app.create_app): WAL, synchronous=NORMAL
+        sa.event.listen(
+            engine, "connect", lambda dbapi, _: dbapi.execute("PRAGMA synchronous=NORMAL")
+        )
+        _floor["smtp"] = smtplib.SMTP("127.0.0.1", int(os.environ["FLOOR_SMTP_PORT"]), timeout=10)
+    else:
+        _floor["smtp"].noop()
+    with _floor["engine"].begin() as conn:
+        body = conn.execute(
+            sa.text(
+                "UPDATE mail SET status = 'sending', attempts = attempts + 1 "
+                "WHERE id = :id AND status = 'pending' RETURNING body"
+            ),
+            {"id": row_id},
+        ).scalar_one()
+    _floor["smtp"].sendmail("portal@localhost", ["applicant@localhost"], body)
+    with _floor["engine"].begin() as conn:
+        conn.execute(sa.text("UPDATE mail SET status = 'sent' WHERE id = :id"), {"id": row_id})
+
+
+_FLOOR_WORKER = """
+import sys, time
+from redis import Redis
+from rq import Queue, SimpleWorker
+import bench.pipeline  # the jobs' module, imported before the clock starts
+conn = Redis.from_url(sys.argv[1])
+worker = SimpleWorker([Queue("bench-floor", connection=conn)], connection=conn)
+started = time.perf_counter()
+worker.work(burst=True, logging_level="WARNING")
+print(time.perf_counter() - started)
+"""
+
+
+def baseline_floor(
+    redis_url: str, port: int, body: bytes, tmp: Path, n: int, rounds: int = 3
+) -> tuple[float, float]:
+    """(no-op rate, floor email rate) in jobs/s, medians of ``rounds`` alternating drains of
+    ``n`` jobs each (this machine drifts), each drained by a SimpleWorker in a process of its
+    own (the sink runs in this one), on a SQLite file set up as the portal's."""
+    import sqlalchemy as sa
+    from redis import Redis
+
+    uri = f"sqlite:///{tmp / 'floor.sqlite'}"
+    engine = sa.create_engine(uri)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("PRAGMA journal_mode=WAL")
+        conn.exec_driver_sql(
+            "CREATE TABLE mail (id INTEGER PRIMARY KEY, status TEXT, attempts INT, body BLOB)"
+        )
+        conn.execute(
+            sa.text("INSERT INTO mail VALUES (:id, 'pending', 0, :body)"),
+            [{"id": i, "body": body} for i in range(n * rounds)],
+        )
+    engine.dispose()
+    env = dict(os.environ, FLOOR_DATABASE_URL=uri, FLOOR_SMTP_PORT=str(port), PYTHONPATH=str(ROOT))
+    conn = Redis.from_url(redis_url)
+    rates: dict[str, list[float]] = {"noop": [], "floor_email": []}
+    for round_no in range(rounds):
+        for job in rates:
+            conn.flushall()
+            queue = Queue("bench-floor", connection=conn)
+            for i in range(round_no * n, (round_no + 1) * n):
+                args = [i] if job == "floor_email" else []
+                queue.enqueue(f"bench.pipeline.{job}", *args, result_ttl=0)
+            out = subprocess.run(
+                [sys.executable, "-c", _FLOOR_WORKER, redis_url],
+                env=env,
+                check=True,
+                capture_output=True,
+                text=True,
+            ).stdout
+            rates[job].append(n / float(out.strip().splitlines()[-1]))
+    conn.flushall()
+    conn.close()
+    return statistics.median(rates["noop"]), statistics.median(rates["floor_email"])
 
 
 class TimedHandler(services.RecordingHandler):
@@ -226,6 +317,16 @@ def main() -> None:
             )
             print(f"          outbox rows not done: {waiting}")
             db.session.commit()
+
+        # --- the floor: the least an email job does, on the same stack and sink ------------
+        body = smtp.handler.messages[0].as_bytes(policy=email.policy.SMTP)  # a real receipt
+        floor_noop, floor_rate = baseline_floor(redis.url, smtp.port, body, tmp, 300)
+        print(
+            f"floor     email job reduced to claim, send, mark (Core, {len(body):,} bytes): "
+            f"{floor_rate:8.1f} jobs/s = {floor_rate / floor_noop:.2f} × the no-op job drained "
+            f"the same way ({floor_noop:.1f} jobs/s)"
+        )
+        smtp.clear()
 
         # --- 2. drain rate: jobs queued first, then one burst worker -------------------------
         rates = {}
