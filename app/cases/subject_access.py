@@ -44,8 +44,11 @@ from app.models import (
 )
 
 FORMAT = "non-portal/subject-access/1"
-# Not information about the applicant: security data and server-side names.
-EXCLUDED_COLUMNS = frozenset({"status_token_hash", "status_token_salt", "attachment_name"})
+# Not information about the applicant: security data, server-side names, and the
+# organisation's name as the duplicate rule compares it (org_name, lower-cased and trimmed).
+EXCLUDED_COLUMNS = frozenset(
+    {"status_token_hash", "status_token_salt", "attachment_name", "org_key"}
+)
 MONEY_UNIT = "EUR cents"
 
 
