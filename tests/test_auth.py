@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 
+import pyotp
 import pytest
 from argon2 import PasswordHasher
 from flask import Flask, abort
@@ -340,6 +341,32 @@ def limited_app(app: Flask, redis_url: str) -> Iterator[Flask]:
 def _from(client, address: str):
     client.environ_base["REMOTE_ADDR"] = address
     return client
+
+
+def _post(client, url: str, **data: str):
+    return client.post(url, data={**data, "csrf_token": csrf_token(client, url)})
+
+
+def test_the_code_step_stops_guessing_per_account(limited_app, make_user):
+    """Six digits fall to guessing: after TOTP_RATELIMIT (10 per hour) codes for an account,
+    the code step answers 429 before it checks a code, the right one included, whatever
+    the session or address."""
+    user = make_user("staff", email="zwei@example.org")
+    enable_two_factor(user)
+    secret = user.totp_secret
+    guesser = _from(limited_app.test_client(), "198.51.100.66")
+    step = _post(guesser, "/login", email="zwei@example.org", password=PASSWORD)
+    assert step.headers["Location"] == "/login/code"
+    for _ in range(10):
+        assert _post(guesser, "/login/code", code="000000").status_code == 200
+    refused = _post(guesser, "/login/code", code=pyotp.TOTP(secret).now())
+    assert refused.status_code == 429
+    assert "Zu viele Versuche" in refused.get_data(as_text=True)
+    assert guesser.get("/staff/cases").status_code == 302  # not logged in
+
+    owner = _from(limited_app.test_client(), "203.0.113.5")
+    _post(owner, "/login", email="zwei@example.org", password=PASSWORD)
+    assert _post(owner, "/login/code", code=pyotp.TOTP(secret).now()).status_code == 429
 
 
 def test_login_limited_per_account_and_address(limited_app, make_user):
