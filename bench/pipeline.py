@@ -6,7 +6,7 @@ Starts its own real services (redis-server, an aiosmtpd sink, SQLite file or a t
 PostgreSQL), then measures on this machine:
 
 1. baselines: RQ's own ``SimpleWorker`` running a no-op job (jobs/s) and a bare SMTP send
-   to the same sink, one connection per message as the pipeline does it (sends/s);
+   to the same sink, one connection per message (sends/s);
 2. a burst of ``n`` submissions through the form (test client: GET form, POST check, POST
    submit, GET confirmation) with the real worker ``python -m workers`` running beside it:
    submissions/s, and the time from submission to the receipt and to the eligibility email
@@ -18,7 +18,11 @@ PostgreSQL), then measures on this machine:
    compared with the no-op rate (issue 12: at least half of it); for context also RQ's
    forking ``Worker`` running the no-op job;
 4. the no-op rate once more, after the drains: this machine's speed drifts within minutes,
-   and the ratio against either measurement shows by how much.
+   and the ratio against either measurement shows by how much;
+5. (between 2 and 3) the floor: an email job reduced to what any email job must do (claim,
+   send, mark, with SQLAlchemy Core on a SQLite file whatever ``--database`` says;
+   ``floor_email``) against the no-op job, both drained by a SimpleWorker in a process of
+   its own, three times in turn.
 Figures go to docs/performance.md by hand.
 """
 
