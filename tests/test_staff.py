@@ -138,8 +138,8 @@ def test_case_list_queries_do_not_grow_with_cases(app, staff):
     with count_queries() as few:
         small = staff.get("/staff/cases?district=03358&sort=amount")
     assert small.status_code == 200
-    bulk_insert_cases(9_990, rnd, start=10)
-    assert db.session.scalar(select(db.func.count(Application.id))) == 10_000
+    bulk_insert_cases(1_990, rnd, start=10)
+    assert db.session.scalar(select(db.func.count(Application.id))) == 2_000
     with count_queries() as many:
         large = staff.get("/staff/cases?district=03358&sort=amount")
     assert large.status_code == 200
@@ -147,7 +147,7 @@ def test_case_list_queries_do_not_grow_with_cases(app, staff):
     assert "Seite 1 von" in large.get_data(as_text=True)
     # the last page too
     with count_queries() as last:
-        assert staff.get("/staff/cases?page=400").status_code == 200
+        assert staff.get("/staff/cases?page=80").status_code == 200
     assert len(last) == len(few)
 
 
