@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
 
 STATE_LABELS = {
@@ -133,6 +134,25 @@ NOTIFICATION_STATUS_LABELS = {
     "sent": _l("gesendet"),
     "failed": _l("fehlgeschlagen"),
 }
+
+# Why an email failed for good where the message or the setting is at fault, not the server's
+# answer. app.mail.delivery stores the German text at the start of ``last_error`` (whoever
+# reads it later); the ``delivery_error`` filter shows it in the reader's language.
+DELIVERY_ERROR_LABELS = {
+    "header": _l("Ungültige Kopfzeile (Zeilenumbruch im Betreff oder in einer Adresse)"),
+    "tls": _l(
+        "Das Zertifikat des Mailservers ließ sich nicht bestätigen (abgelaufen, auf einen "
+        "anderen Namen oder von einer unbekannten Stelle ausgestellt)"
+    ),
+}
+
+
+def in_german(label) -> str:
+    """A label as stored for later readers of any language: German, its msgid, whatever
+    language is active now (the reader's page translates it again)."""
+    with force_locale("de"):
+        return str(label)
+
 
 FIELD_LABELS = {
     "id": _l("Interne Nummer"),

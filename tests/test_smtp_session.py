@@ -7,11 +7,13 @@ from __future__ import annotations
 import socket
 
 import pytest
+from flask_babel import force_locale
 from sqlalchemy import select
 
 from app.extensions import db
 from app.mail import compose, delivery
 from app.models import Notification
+from app.web.templating import delivery_error
 from scripts import services
 from tests.factories import create_application
 from tests.fixtures.pipeline import drain
@@ -77,7 +79,14 @@ def test_a_message_with_a_broken_header_fails_for_good_and_keeps_the_connection(
     assert len(smtp.messages) == 2
     assert smtp.handler.sessions == 1
     db.session.expire_all()
-    assert "Kopfzeile" in db.session.get(Notification, broken.id).last_error
+    stored = db.session.get(Notification, broken.id).last_error
+    assert stored.startswith("Ungültige Kopfzeile")  # stored in German, the msgid
+    with force_locale("en"):  # shown in the reader's language, the detail kept
+        shown = delivery_error(stored)
+    assert shown.startswith("Invalid header (a line break in the subject or in an address)")
+    assert shown.removeprefix(
+        "Invalid header (a line break in the subject or in an address)"
+    ) == stored.removeprefix("Ungültige Kopfzeile (Zeilenumbruch im Betreff oder in einer Adresse)")
 
 
 # --- TLS and login, as production talks to its mail server ("TLS as today") -------------
@@ -151,3 +160,7 @@ def test_a_server_whose_certificate_cannot_be_verified_gets_no_email(app, mail_s
     assert rows and {n.status for n in rows} == {"failed"}
     assert all(n.last_error.startswith("TLS: ") for n in rows)  # not a "header error"
     assert all("Zertifikat des Mailservers" in n.last_error for n in rows)  # staff can read it
+    with force_locale("en"):
+        shown = delivery_error(rows[0].last_error)
+    assert shown.startswith("TLS: The mail server's certificate could not be verified")
+    assert "CERTIFICATE_VERIFY_FAILED" in shown  # the library's own detail stays

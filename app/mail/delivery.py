@@ -32,14 +32,9 @@ from sqlalchemy import and_, or_, update
 from app import clock
 from app.extensions import db
 from app.jobs import job, outbox
+from app.labels import DELIVERY_ERROR_LABELS, in_german
 from app.models import Notification
 
-# Stored in ``last_error`` (the operations page is German, like the staff's work).
-HEADER_ERROR = "Ungültige Kopfzeile (Zeilenumbruch im Betreff oder in einer Adresse)"
-TLS_ERROR = (
-    "Das Zertifikat des Mailservers ließ sich nicht bestätigen (abgelaufen, auf einen anderen "
-    "Namen oder von einer unbekannten Stelle ausgestellt)"
-)
 log = logging.getLogger(__name__)
 
 # Called as listener(notification_id) inside a transaction once an email failed for good;
@@ -265,6 +260,12 @@ def build_message(notification: Notification) -> flask_mail.Message:
     return message
 
 
+def _reason(key: str) -> str:
+    """``labels.DELIVERY_ERROR_LABELS[key]`` as ``last_error`` stores it (in German; pages
+    and emails show it in their reader's language)."""
+    return in_german(DELIVERY_ERROR_LABELS[key])
+
+
 def _smtp_error(exc: BaseException) -> tuple[bool, str]:
     """(temporary?, error text) of a failed send."""
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
@@ -279,7 +280,7 @@ def _smtp_error(exc: BaseException) -> tuple[bool, str]:
         msg = msg.decode(errors="replace") if isinstance(msg, bytes) else str(msg)
         return not (500 <= exc.smtp_code < 600), f"SMTP {exc.smtp_code} {msg}"
     if isinstance(exc, ssl.SSLCertVerificationError):
-        return False, f"TLS: {TLS_ERROR}: {exc}"
+        return False, f"TLS: {_reason('tls')}: {exc}"
     # connection refused/reset, timeouts, a server that hung up: try again later
     return True, f"{type(exc).__name__}: {exc}"
 
@@ -341,7 +342,7 @@ def deliver(notification_id: int, *, final_attempt: bool = False) -> str:
         # Failed at once, with a reason staff can read on the operations page, never left
         # "sending". Not ValueError as such: ssl.SSLCertVerificationError is one too, and is
         # handled below as the TLS failure it is.
-        error = f"{HEADER_ERROR}: {exc}".strip().removesuffix(":")
+        error = f"{_reason('header')}: {exc}".strip().removesuffix(":")
         _set(notification_id, status="failed", last_error=error[:2000])
         _failed_for_good(notification_id)
         return "failed"

@@ -111,6 +111,19 @@ def version_value(value: Any, name: str) -> str:
     return str(value)
 
 
+def delivery_error(text: str | None) -> str:
+    """A failed email's ``last_error`` in the reader's language: the reason app.mail.delivery
+    stores in German (``labels.DELIVERY_ERROR_LABELS``) translated, the technical detail after
+    it as the server or library gave it."""
+    if not text:
+        return "–"
+    for label in labels.DELIVERY_ERROR_LABELS.values():
+        stored = labels.in_german(label)
+        if stored in text:
+            return text.replace(stored, str(label), 1)
+    return text
+
+
 FILTERS = {
     "money": formatting.money,
     "date": formatting.date,
@@ -119,6 +132,7 @@ FILTERS = {
     "state_label": state_label,
     "outcome_label": outcome_label,
     "version_value": version_value,
+    "delivery_error": delivery_error,
 }
 
 # Globals (not context) so that macros imported by templates see them too.
