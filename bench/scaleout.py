@@ -153,7 +153,7 @@ def main() -> None:
         killed = threading.Event()
 
         def killer() -> None:
-            while len(smtp.messages) < args.n:  # a third of the 3 n emails
+            while len(smtp.envelopes) < args.n:  # a third of the 3 n emails
                 time.sleep(0.05)
             os.killpg(workers[0].pid, signal.SIGKILL)
             killed.set()
