@@ -21,8 +21,9 @@ PostgreSQL), then measures on this machine:
    and the ratio against either measurement shows by how much;
 5. (between 2 and 3) the floor: an email job reduced to what any email job must do (claim,
    send, mark, with SQLAlchemy Core on a SQLite file whatever ``--database`` says;
-   ``floor_email``) against the no-op job, both drained by a SimpleWorker in a process of
-   its own, three times in turn.
+   ``floor_email``) and, as a yardstick, jobs that only keep the CPU busy for 2 and 4 ms
+   (``spin``), against the no-op job, all drained by a SimpleWorker in a process of its
+   own, three times in turn.
 Figures go to docs/performance.md by hand.
 """
 
@@ -65,6 +66,14 @@ def wait_for_worker(redis_url: str, timeout: float = 60.0) -> None:
 
 def noop() -> None:
     """The baseline job."""
+
+
+def spin(ms: float) -> None:
+    """A job of nothing but ``ms`` milliseconds of the CPU: what a ratio to the no-op job
+    leaves for a job's own work."""
+    until = time.perf_counter() + ms / 1000
+    while time.perf_counter() < until:
+        pass
 
 
 # --- the floor of an email job: what any email job must do, on the same stack -------------
@@ -115,10 +124,11 @@ print(time.perf_counter() - started)
 
 def baseline_floor(
     redis_url: str, port: int, body: bytes, tmp: Path, n: int, rounds: int = 3
-) -> tuple[float, float]:
-    """(no-op rate, floor email rate) in jobs/s, medians of ``rounds`` alternating drains of
-    ``n`` jobs each (this machine drifts), each drained by a SimpleWorker in a process of its
-    own (the sink runs in this one), on a SQLite file set up as the portal's."""
+) -> dict[str, float]:
+    """Rates in jobs/s of the no-op job, of ``spin`` jobs of 2 and 4 ms and of the floor email
+    job: medians of ``rounds`` alternating drains of ``n`` jobs each (this machine drifts),
+    each drained by a SimpleWorker in a process of its own (the sink runs in this one), on a
+    SQLite file set up as the portal's."""
     import sqlalchemy as sa
     from redis import Redis
 
@@ -136,14 +146,20 @@ def baseline_floor(
     engine.dispose()
     env = dict(os.environ, FLOOR_DATABASE_URL=uri, FLOOR_SMTP_PORT=str(port), PYTHONPATH=str(ROOT))
     conn = Redis.from_url(redis_url)
-    rates: dict[str, list[float]] = {"noop": [], "floor_email": []}
+    jobs: dict[str, tuple[str, list]] = {  # name → (function, arguments; None: the row id)
+        "noop": ("noop", []),
+        "spin 2 ms": ("spin", [2.0]),
+        "spin 4 ms": ("spin", [4.0]),
+        "floor_email": ("floor_email", [None]),
+    }
+    rates: dict[str, list[float]] = {name: [] for name in jobs}
     for round_no in range(rounds):
-        for job in rates:
+        for name, (function, arguments) in jobs.items():
             conn.flushall()
             queue = Queue("bench-floor", connection=conn)
             for i in range(round_no * n, (round_no + 1) * n):
-                args = [i] if job == "floor_email" else []
-                queue.enqueue(f"bench.pipeline.{job}", *args, result_ttl=0)
+                args = [i if a is None else a for a in arguments]
+                queue.enqueue(f"bench.pipeline.{function}", *args, result_ttl=0)
             out = subprocess.run(
                 [sys.executable, "-c", _FLOOR_WORKER, redis_url],
                 env=env,
@@ -151,10 +167,10 @@ def baseline_floor(
                 capture_output=True,
                 text=True,
             ).stdout
-            rates[job].append(n / float(out.strip().splitlines()[-1]))
+            rates[name].append(n / float(out.strip().splitlines()[-1]))
     conn.flushall()
     conn.close()
-    return statistics.median(rates["noop"]), statistics.median(rates["floor_email"])
+    return {name: statistics.median(values) for name, values in rates.items()}
 
 
 class TimedHandler(services.RecordingHandler):
@@ -336,12 +352,16 @@ def main() -> None:
 
         # --- the floor: the least an email job does, on the same stack and sink ------------
         body = smtp.handler.messages[0].as_bytes(policy=email.policy.SMTP)  # a real receipt
-        floor_noop, floor_rate = baseline_floor(redis.url, smtp.port, body, tmp, 300)
-        print(
-            f"floor     email job reduced to claim, send, mark (Core, {len(body):,} bytes): "
-            f"{floor_rate:8.1f} jobs/s = {floor_rate / floor_noop:.2f} × the no-op job drained "
-            f"the same way ({floor_noop:.1f} jobs/s)"
-        )
+        floor = baseline_floor(redis.url, smtp.port, body, tmp, 300)
+        for name, what in (
+            ("spin 2 ms", "a job of 2 ms of CPU and nothing else"),
+            ("spin 4 ms", "a job of 4 ms of CPU and nothing else"),
+            ("floor_email", f"email job reduced to claim, send, mark (Core, {len(body):,} bytes)"),
+        ):
+            print(
+                f"floor     {what}: {floor[name]:8.1f} jobs/s = {floor[name] / floor['noop']:.2f}"
+                f" × the no-op job drained the same way ({floor['noop']:.1f} jobs/s)"
+            )
         smtp.clear()
 
         # --- 2. drain rate: jobs queued first, then one burst worker -------------------------
