@@ -592,7 +592,8 @@ class SMTPServer:
 
         user, password = self.login or ("", "")
         given = (auth_data.login.decode(), auth_data.password.decode())
-        return AuthResult(success=given == (user, password), auth_data=auth_data)
+        # handled=False: aiosmtpd answers a refused login with 535 (by default it says nothing)
+        return AuthResult(success=given == (user, password), handled=False, auth_data=auth_data)
 
     def stop(self) -> None:
         if self.controller is not None:

@@ -396,9 +396,11 @@ def test_every_kind_of_page_reflows_and_passes_axe(
     messages.post_from_applicant(asked, "Die Zusage kommt nächste Woche.\nViele Grüße")
     db.session.commit()
     asked_id = asked.id
-    failed = db.session.scalars(select(Notification).order_by(Notification.id)).first()
+    failed, retried = db.session.scalars(select(Notification).order_by(Notification.id).limit(2))
     failed.status, failed.attempts = "failed", 5
     failed.last_error = "SMTPRecipientsRefused: 550 mailbox unavailable"
+    retried.status, retried.attempts = "pending", 2  # the operations page's waiting emails
+    retried.last_error = "SMTP 535 5.7.8 Authentication credentials invalid"
     db.session.commit()
     # Plain values from here on: touching a row again would open a transaction, and SQLite's
     # write lock would keep the server's requests waiting.

@@ -16,7 +16,7 @@ from app.models import Notification
 from app.web.templating import delivery_error
 from scripts import services
 from tests.factories import create_application
-from tests.fixtures.pipeline import drain
+from tests.fixtures.pipeline import drain, run_simple_worker
 
 
 def _statuses() -> list[str]:
@@ -150,17 +150,70 @@ def test_implicit_tls_and_login(app, mail_server):
 
 
 @pytest.mark.parametrize("mode", ["starttls", "implicit_tls"])
-def test_a_server_whose_certificate_cannot_be_verified_gets_no_email(app, mail_server, mode):
+def test_a_server_whose_certificate_cannot_be_verified_gets_no_email(
+    app, mail_server, fast_pipeline, mode
+):
     server = mail_server(**{mode: True}, login=LOGIN, trust=False)
     create_application()
-    drain(app)
+    run_simple_worker(app)  # the first attempts
+    db.session.expire_all()
+    rows = db.session.scalars(select(Notification)).all()
+    # the certificate may be renewed any minute: waiting for the next attempt, not failed
+    assert rows and {n.status for n in rows} == {"pending"}
+    drain(app)  # every retry (two here) meets the same certificate
     assert server.handler.messages == []  # nothing sent, and the password not either
     db.session.expire_all()
     rows = db.session.scalars(select(Notification)).all()
-    assert rows and {n.status for n in rows} == {"failed"}
+    assert {n.status for n in rows} == {"failed"} and {n.attempts for n in rows} == {3}
     assert all(n.last_error.startswith("TLS: ") for n in rows)  # not a "header error"
     assert all("Zertifikat des Mailservers" in n.last_error for n in rows)  # staff can read it
     with force_locale("en"):
         shown = delivery_error(rows[0].last_error)
     assert shown.startswith("TLS: The mail server's certificate could not be verified")
     assert "CERTIFICATE_VERIFY_FAILED" in shown  # the library's own detail stays
+
+
+# fault → (the wrong setting, the setting as IT mends it, the stored error's start)
+WRONG_SETTINGS = {
+    "login refused": (("password", "an old password"), ("password", LOGIN[1]), "SMTP 535 "),
+    "login missing": (("username", None), ("username", LOGIN[0]), "SMTP 530 "),
+    "certificate": (None, None, "TLS: Das Zertifikat des Mailservers"),
+}
+
+
+@pytest.mark.parametrize("fault", list(WRONG_SETTINGS))
+def test_emails_wait_while_the_mail_settings_are_wrong_and_go_out_once_mended(
+    app, mail_server, fast_pipeline, monkeypatch, staff_user, client_for, fault
+):
+    """A refused or missing login or an unverifiable certificate fails every email alike:
+    they wait for their next attempt, staff see why on the operations page, and once IT
+    mends the settings the waiting emails go out by themselves, none failed."""
+    wrong, mended, error = WRONG_SETTINGS[fault]
+    server = mail_server(starttls=True, login=LOGIN, trust=fault != "certificate")
+    mail = app.extensions["mail"]
+    if wrong:
+        monkeypatch.setattr(mail, *wrong)
+    create_application()
+    run_simple_worker(app)
+    db.session.expire_all()
+    waiting = db.session.scalars(select(Notification)).all()
+    assert len(waiting) == 3 and {n.status for n in waiting} == {"pending"}
+    assert all(n.last_error.startswith(error) for n in waiting)
+
+    html = client_for(staff_user).get("/staff/operations").get_data(as_text=True)
+    retried = html[html.index('id="retried-emails"') : html.index('id="failed-emails"')]
+    assert all(n.recipient in retried for n in waiting)
+    assert error.removeprefix("TLS: ").strip() in retried
+
+    # IT mends the settings before the next attempt
+    if mended:
+        monkeypatch.setattr(mail, *mended)
+    else:
+        monkeypatch.setenv("SSL_CERT_FILE", str(server.cafile))
+        monkeypatch.setattr(delivery, "_TLS_CONTEXT", None)
+    drain(app)
+    server.wait_for(3)
+    assert _statuses() == ["sent"] * 3
+    html = client_for(staff_user).get("/staff/operations").get_data(as_text=True)
+    retried = html[html.index('id="retried-emails"') : html.index('id="failed-emails"')]
+    assert all(n.recipient not in retried for n in waiting)

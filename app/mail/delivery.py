@@ -266,8 +266,23 @@ def _reason(key: str) -> str:
     return in_german(DELIVERY_ERROR_LABELS[key])
 
 
+# Refusals of the session, not of the message: the server turned the connection or the
+# greeting away, refused the portal's login or wants one first (530). Like a certificate
+# that cannot be verified, they fail every email alike until someone mends the settings or
+# the server, so they are tried again with the retries' backoff (about 80 minutes by
+# default) rather than failing each email at once: once the settings are mended, what waits
+# goes out by itself.
+_SESSION_REFUSALS = (
+    smtplib.SMTPConnectError,
+    smtplib.SMTPHeloError,
+    smtplib.SMTPAuthenticationError,
+)
+_AUTHENTICATION_REQUIRED = 530  # RFC 4954: to MAIL FROM when the portal sent no login
+
+
 def _smtp_error(exc: BaseException) -> tuple[bool, str]:
-    """(temporary?, error text) of a failed send."""
+    """(temporary?, error text) of a failed send. Permanent only where the message itself
+    was refused (a 5xx to its sender, recipient or content)."""
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         codes = [code for code, _msg in exc.recipients.values()]
         text = "; ".join(
@@ -278,9 +293,14 @@ def _smtp_error(exc: BaseException) -> tuple[bool, str]:
     if isinstance(exc, smtplib.SMTPResponseException):
         msg = exc.smtp_error
         msg = msg.decode(errors="replace") if isinstance(msg, bytes) else str(msg)
-        return not (500 <= exc.smtp_code < 600), f"SMTP {exc.smtp_code} {msg}"
+        temporary = (
+            isinstance(exc, _SESSION_REFUSALS)
+            or exc.smtp_code == _AUTHENTICATION_REQUIRED
+            or not (500 <= exc.smtp_code < 600)
+        )
+        return temporary, f"SMTP {exc.smtp_code} {msg}"
     if isinstance(exc, ssl.SSLCertVerificationError):
-        return False, f"TLS: {_reason('tls')}: {exc}"
+        return True, f"TLS: {_reason('tls')}: {exc}"
     # connection refused/reset, timeouts, a server that hung up: try again later
     return True, f"{type(exc).__name__}: {exc}"
 
@@ -323,7 +343,8 @@ def deliver(notification_id: int, *, final_attempt: bool = False) -> str:
     A temporary failure puts the row back to ``pending`` and raises
     ``TemporaryDeliveryError`` so RQ retries with backoff; on the ``final_attempt`` it marks
     the row ``failed`` (and still raises, so the outbox row fails too). A permanent failure
-    (5xx) marks the row ``failed`` at once: retrying cannot help.
+    (a 5xx to the message, a broken header) marks the row ``failed`` at once: retrying cannot
+    help. A refused login or an unverifiable certificate is temporary (``_smtp_error``).
     """
     notification = claim(notification_id)
     if notification is None:

@@ -375,11 +375,18 @@ def transition(case_id: int, action: str):
 @bp.get("/operations")
 @roles_required(*STAFF_ROLES)
 def operations():
-    """Background work at a glance: waiting and failed jobs, failed emails."""
+    """Background work at a glance: waiting and failed jobs, emails waiting for another
+    attempt (with the reason the last one failed) and failed emails."""
     failed_emails = db.session.scalars(
         select(Notification)
         .where(Notification.status == "failed")
         .order_by(Notification.id.desc())
+        .limit(50)
+    ).all()
+    retried_emails = db.session.scalars(
+        select(Notification)
+        .where(Notification.status == "pending", Notification.last_error.is_not(None))
+        .order_by(Notification.id)
         .limit(50)
     ).all()
     return render_template(
@@ -387,6 +394,7 @@ def operations():
         summary=outbox.status_summary(),
         failed_jobs=outbox.failed_items(),
         failed_emails=failed_emails,
+        retried_emails=retried_emails,
         form=FlaskForm(),
     )
 
