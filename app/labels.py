@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
 
@@ -135,9 +137,9 @@ NOTIFICATION_STATUS_LABELS = {
     "failed": _l("fehlgeschlagen"),
 }
 
-# Why an email failed for good where the message or the setting is at fault, not the server's
-# answer. app.mail.delivery stores the German text at the start of ``last_error`` (whoever
-# reads it later); the ``delivery_error`` filter shows it in the reader's language.
+# Why an email failed or waits where the message or the setting is at fault, not the
+# server's answer. app.mail.delivery stores the German text at the start of ``last_error``
+# (whoever reads it later); the ``delivery_error`` filter shows it in the reader's language.
 DELIVERY_ERROR_LABELS = {
     "header": _l("Ungültige Kopfzeile (Zeilenumbruch im Betreff oder in einer Adresse)"),
     "tls": _l(
@@ -147,11 +149,13 @@ DELIVERY_ERROR_LABELS = {
 }
 
 
-def in_german(label) -> str:
-    """A label as stored for later readers of any language: German, its msgid, whatever
-    language is active now (the reader's page translates it again)."""
+@functools.cache
+def delivery_error_in_german(key: str) -> str:
+    """``DELIVERY_ERROR_LABELS[key]`` as ``last_error`` stores it: German, whatever language
+    is active now (the reader's page translates it again). Built once per process, as the
+    filter asks for it on every row of a page."""
     with force_locale("de"):
-        return str(label)
+        return str(DELIVERY_ERROR_LABELS[key])
 
 
 FIELD_LABELS = {

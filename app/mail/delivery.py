@@ -32,7 +32,7 @@ from sqlalchemy import and_, or_, update
 from app import clock
 from app.extensions import db
 from app.jobs import job, outbox
-from app.labels import DELIVERY_ERROR_LABELS, in_german
+from app.labels import delivery_error_in_german
 from app.models import Notification
 
 log = logging.getLogger(__name__)
@@ -260,12 +260,6 @@ def build_message(notification: Notification) -> flask_mail.Message:
     return message
 
 
-def _reason(key: str) -> str:
-    """``labels.DELIVERY_ERROR_LABELS[key]`` as ``last_error`` stores it (in German; pages
-    and emails show it in their reader's language)."""
-    return in_german(DELIVERY_ERROR_LABELS[key])
-
-
 # Refusals of the session, not of the message: the server turned the connection or the
 # greeting away, refused the portal's login or wants one first (530). Like a certificate
 # that cannot be verified, they fail every email alike until someone mends the settings or
@@ -300,7 +294,7 @@ def _smtp_error(exc: BaseException) -> tuple[bool, str]:
         )
         return temporary, f"SMTP {exc.smtp_code} {msg}"
     if isinstance(exc, ssl.SSLCertVerificationError):
-        return True, f"TLS: {_reason('tls')}: {exc}"
+        return True, f"TLS: {delivery_error_in_german('tls')}: {exc}"
     # connection refused/reset, timeouts, a server that hung up: try again later
     return True, f"{type(exc).__name__}: {exc}"
 
@@ -363,7 +357,7 @@ def deliver(notification_id: int, *, final_attempt: bool = False) -> str:
         # Failed at once, with a reason staff can read on the operations page, never left
         # "sending". Not ValueError as such: ssl.SSLCertVerificationError is one too, and is
         # handled below as the TLS failure it is.
-        error = f"{_reason('header')}: {exc}".strip().removesuffix(":")
+        error = f"{delivery_error_in_german('header')}: {exc}".strip().removesuffix(":")
         _set(notification_id, status="failed", last_error=error[:2000])
         _failed_for_good(notification_id)
         return "failed"

@@ -117,8 +117,8 @@ def delivery_error(text: str | None) -> str:
     it as the server or library gave it."""
     if not text:
         return "–"
-    for label in labels.DELIVERY_ERROR_LABELS.values():
-        stored = labels.in_german(label)
+    for key, label in labels.DELIVERY_ERROR_LABELS.items():
+        stored = labels.delivery_error_in_german(key)
         if stored in text:
             return text.replace(stored, str(label), 1)
     return text
